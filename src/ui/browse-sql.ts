@@ -72,15 +72,12 @@ export interface VersionRows {
   readonly cached?: CachedRows | undefined;
 }
 
-/** How a format's proxy cache rows are read (`VersionRows.cached`). */
+/**
+ * How a format's proxy cache is shown (`VersionRows.cached`). Its rows are the UI's cache index
+ * (cache-index.ts: `ui_proxy_files`, `ui_proxy_names`), which the format's migration keeps from
+ * its proxy rows (`CacheIndexSource`).
+ */
 export interface CachedRows {
-  /**
-   * A SELECT (constant SQL written by the format) over the proxy engine's rows yielding one row
-   * per cached file of a proxy repository: `repo`, `name` (the format's browse name), `version`,
-   * `at` (ms since the epoch, when fetched), `bytes`, `file` (its file name) and `digest`
-   * (`sha256:…`). Rows that are no versioned file (index pages, metadata) are left out.
-   */
-  readonly select: string;
   /** The client command fetching `version` (newest cached) of `name` through the repository. */
   readonly install: (name: string, version: string | undefined, request: BrowseRequest) => string;
 }
@@ -131,8 +128,20 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
   const from = sql.raw(
     cached === undefined
       ? `(${rows.select})`
-      : `(${rows.select} UNION ALL SELECT repo, name, version, at, bytes FROM (${cached.select}))`,
+      : `(${rows.select} UNION ALL SELECT repository AS repo, name, version, at, bytes
+          FROM ui_proxy_files)`,
   );
+  /**
+   * The per-name summaries a proxy's page reads by index (PRIMARY KEY (repository, name)) when
+   * `repos` is one proxy of a format listing its cache; undefined otherwise (hosted rows and
+   * groups are grouped from `from`).
+   */
+  const summaries = (repos: readonly string[]): RawBuilder<unknown> | undefined =>
+    cached !== undefined &&
+    repos.length === 1 &&
+    options.repositories.get(repos[0] ?? '')?.kind === 'proxy'
+      ? sql`(SELECT repository AS repo, name, versions, at, bytes FROM ui_proxy_names)`
+      : undefined;
 
   const stored = (repo: Repository): string[] =>
     storedRepositories(options.repositories, repo, rows.proxied === true || cached !== undefined);
@@ -149,10 +158,15 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
     page: { offset: number; limit: number } | undefined,
   ): Promise<Aggregate[]> => {
     const limit = page === undefined ? sql`` : sql`LIMIT ${page.limit} OFFSET ${page.offset}`;
-    const result = await sql<Aggregate>`SELECT name, COUNT(DISTINCT version) AS versions,
-        MAX(at) AS at, SUM(bytes) AS bytes
-      FROM ${from} AS v WHERE repo IN (${inList(repos)}) AND ${filter}
-      GROUP BY name ORDER BY name ${limit}`.execute(db);
+    const summary = summaries(repos);
+    const result =
+      summary === undefined
+        ? await sql<Aggregate>`SELECT name, COUNT(DISTINCT version) AS versions,
+            MAX(at) AS at, SUM(bytes) AS bytes
+          FROM ${from} AS v WHERE repo IN (${inList(repos)}) AND ${filter}
+          GROUP BY name ORDER BY name ${limit}`.execute(db)
+        : await sql<Aggregate>`SELECT name, versions, at, bytes FROM ${summary} AS v
+          WHERE repo IN (${inList(repos)}) AND ${filter} ORDER BY name ${limit}`.execute(db);
     return result.rows;
   };
 
@@ -219,9 +233,10 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       };
       const match = q === '' ? sql`1 = 1` : sql`instr(lower(name), ${q}) > 0`;
       const { principal } = request;
+      const names = summaries(repos) ?? from;
       if (access.can(principal, repo, 'read') && access.readsEveryPath(principal, repo)) {
         const found = await aggregates(repos, match, query);
-        const total = await sql<{ n: number }>`SELECT COUNT(DISTINCT name) AS n FROM ${from} AS v
+        const total = await sql<{ n: number }>`SELECT COUNT(DISTINCT name) AS n FROM ${names} AS v
           WHERE repo IN (${inList(repos)}) AND ${match}`.execute(db);
         return {
           entries: await cachedMark(repo, repos, await entries(repos, found)),
@@ -229,10 +244,10 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
         };
       }
       // Path rules or a scoped credential: filter names one by one, as the routes would.
-      const names = await sql<{ name: string }>`SELECT DISTINCT name FROM ${from} AS v
+      const listed = await sql<{ name: string }>`SELECT DISTINCT name FROM ${names} AS v
         WHERE repo IN (${inList(repos)}) AND ${match} ORDER BY name
         LIMIT ${MAX_FILTERED_NAMES}`.execute(db);
-      const visible = names.rows.map((r) => r.name).filter((n) => readable(principal, repo, n));
+      const visible = listed.rows.map((r) => r.name).filter((n) => readable(principal, repo, n));
       const pageNames = visible.slice(query.offset, query.offset + query.limit);
       if (pageNames.length === 0) return { entries: [], total: visible.length };
       const found = await aggregates(repos, sql`name IN (${inList(pageNames)})`, undefined);
@@ -290,8 +305,8 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       bytes: number;
       file: string;
       digest: string;
-    }>`SELECT version, at, bytes, file, digest FROM ${sql.raw(`(${cached.select})`)} AS c
-      WHERE repo = ${repo} AND name = ${name} ORDER BY file`.execute(db);
+    }>`SELECT version, at, bytes, file, digest FROM ui_proxy_files
+      WHERE repository = ${repo} AND name = ${name} ORDER BY file`.execute(db);
     if (files.rows.length === 0) return undefined;
     const byVersion = new Map<string, typeof files.rows>();
     for (const f of files.rows) byVersion.set(f.version, [...(byVersion.get(f.version) ?? []), f]);

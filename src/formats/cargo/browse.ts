@@ -12,6 +12,7 @@ import {
   sqlList,
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
+import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersions } from '../npm/names.ts';
 import { shellCommand } from '../../ui/shell.ts';
@@ -33,6 +34,20 @@ function cargoInstall(crate: string, version: string | undefined, repositoryUrl:
   ].join('\n');
 }
 
+/** A Cargo proxy's cached `.crate` files (`cargo-crate:<name>/<version>` rows) for the UI. */
+export const CARGO_CACHE: CacheIndexSource = {
+  id: 'cargo',
+  table: 'proxy_entries',
+  keyColumn: 'key',
+  columns: ['fetched_at', 'size', 'digest'],
+  select: (from) => `SELECT repository, key, lower(crate) AS name, version, fetched_at AS at,
+      size AS bytes, crate || '-' || version || '.crate' AS file, digest
+    FROM (SELECT repository, key, fetched_at, size, digest,
+        substr(key, 13, instr(key, '/') - 13) AS crate,
+        substr(key, instr(key, '/') + 1) AS version
+      FROM ${from} WHERE substr(key, 1, 12) = 'cargo-crate:')`,
+};
+
 export function cargoBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
@@ -44,13 +59,6 @@ export function cargoBrowse(deps: BrowseDeps): BrowseSource {
         FROM cargo_versions`,
       newestFirst: descending(compareVersions),
       cached: {
-        // The proxy engine's `cargo-crate:<name>/<version>` rows: the .crate files fetched.
-        select: `SELECT repository AS repo, lower(crate) AS name, version, fetched_at AS at,
-            size AS bytes, crate || '-' || version || '.crate' AS file, digest
-          FROM (SELECT repository, fetched_at, size, digest,
-              substr(key, 13, instr(key, '/') - 13) AS crate,
-              substr(key, instr(key, '/') + 1) AS version
-            FROM proxy_entries WHERE substr(key, 1, 12) = 'cargo-crate:')`,
         install: (name, version, request) => cargoInstall(name, version, request.repositoryUrl),
       },
       async descriptions(repos, names) {

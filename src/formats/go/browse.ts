@@ -12,9 +12,29 @@ import {
   sqlList,
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
+import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareSemver } from './module.ts';
 import { shellCommand, shellQuote } from '../../ui/shell.ts';
+
+/**
+ * A Go proxy's cached files for the UI: the proxy engine's `<kind>:<module>@<version>` rows of a
+ * version's files (.info, .mod, .zip); `list:` and `latest:` rows name no version.
+ */
+export const GO_CACHE: CacheIndexSource = {
+  id: 'go',
+  table: 'proxy_entries',
+  keyColumn: 'key',
+  columns: ['fetched_at', 'size', 'digest'],
+  select: (from) => `SELECT repository, key, substr(key, c + 1, a - c - 1) AS name,
+      substr(key, a + 1) AS version, fetched_at AS at, size AS bytes,
+      substr(key, a + 1) || '.' || substr(key, 1, c - 1) AS file, digest
+    FROM (SELECT repository, key, fetched_at, size, digest, instr(key, ':') AS c,
+        instr(key, '@') AS a
+      FROM ${from}
+      WHERE substr(key, 1, 4) IN ('mod:', 'zip:') OR substr(key, 1, 5) = 'info:')
+    WHERE a > c`,
+};
 
 export function goBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
@@ -26,16 +46,6 @@ export function goBrowse(deps: BrowseDeps): BrowseSource {
         FROM go_module_versions`,
       newestFirst: descending(compareSemver),
       cached: {
-        // The proxy engine's `<kind>:<module>@<version>` rows of a version's files (.info, .mod,
-        // .zip); `list:` and `latest:` rows name no version.
-        select: `SELECT repository AS repo, substr(key, c + 1, a - c - 1) AS name,
-            substr(key, a + 1) AS version, fetched_at AS at, size AS bytes,
-            substr(key, a + 1) || '.' || substr(key, 1, c - 1) AS file, digest
-          FROM (SELECT repository, key, fetched_at, size, digest, instr(key, ':') AS c,
-              instr(key, '@') AS a
-            FROM proxy_entries
-            WHERE substr(key, 1, 4) IN ('mod:', 'zip:') OR substr(key, 1, 5) = 'info:')
-          WHERE a > c`,
         // A module fetched through a proxy is a public one: the checksum database knows it.
         install: (name, version, request) =>
           `GOPROXY=${shellQuote(request.repositoryUrl)} ${shellCommand('go', 'get', `${name}${version === undefined ? '' : `@${version}`}`)}`,

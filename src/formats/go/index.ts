@@ -19,7 +19,8 @@ import { deleteHandler, publishHandler, registerGoRoutes, writeHandlers } from '
 import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 import { GO_RETENTION, goRetention } from './retention.ts';
-import { goBrowse } from './browse.ts';
+import { GO_CACHE, goBrowse } from './browse.ts';
+import { cacheIndexMigration } from '../../ui/cache-index.ts';
 
 export const GO_MOUNT = '/go';
 
@@ -48,7 +49,7 @@ export const goFormat: FormatModule = {
   mount: GO_MOUNT,
   defaultRepository: 'go',
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,
-  migrations: goMigrations,
+  migrations: { ...goMigrations, '0931_go_ui_cache': cacheIndexMigration(GO_CACHE) },
   blobReferences: [
     { table: 'go_module_versions', column: 'mod_blob', file: '.mod' },
     { table: 'go_module_versions', column: 'zip_blob', file: '.zip' },

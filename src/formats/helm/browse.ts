@@ -2,10 +2,11 @@
  * Helm's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is a chart; its
  * versions newest first by SemVer, with the archive (+ provenance) size, digest, and the
  * description and app version of its index entry. Proxy repositories: the
- * chart files fetched through them (CACHED_CHARTS), marked cached.
+ * chart files fetched through them (HELM_CACHE), marked cached.
  */
 import { sql } from 'kysely';
 import { firstHolder, sqlBrowseSource, sqlList, type BrowseDeps } from '../../ui/browse-sql.ts';
+import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareVersionsDesc } from './chart.ts';
 import { shellCommand } from '../../ui/shell.ts';
@@ -30,10 +31,18 @@ function entryField(entry: string, field: string): string | undefined {
  * entry's name and version, `helm_proxy_charts`): a file name alone cannot be split (a chart
  * `nginx-1-ingress` at `1.2.3-rc.1`). Indexed: both tables' keys are (repository, key).
  */
-const CACHED_CHARTS = `SELECT p.repository AS repo, c.name AS name, c.version AS version,
-    p.fetched_at AS at, p.size AS bytes, substr(p.key, instr(p.key, ':') + 1) AS file, p.digest
-  FROM proxy_entries AS p
-  JOIN helm_proxy_charts AS c ON c.repository = p.repository AND c.key = p.key`;
+export const HELM_CACHE: CacheIndexSource = {
+  id: 'helm',
+  table: 'proxy_entries',
+  keyColumn: 'key',
+  columns: ['fetched_at', 'size', 'digest'],
+  joined: 'helm_proxy_charts',
+  select: (from) => `SELECT p.repository AS repository, p.key AS key, c.name AS name,
+      c.version AS version, p.fetched_at AS at, p.size AS bytes,
+      substr(p.key, instr(p.key, ':') + 1) AS file, p.digest AS digest
+    FROM ${from} AS p
+    JOIN helm_proxy_charts AS c ON c.repository = p.repository AND c.key = p.key`,
+};
 
 /** `helm install` of chart `name` (`--version` when known) from the repository. */
 function helmInstall(name: string, version: string | undefined, repositoryUrl: string): string {
@@ -58,7 +67,6 @@ export function helmBrowse(deps: BrowseDeps): BrowseSource {
         FROM helm_charts`,
       newestFirst: compareVersionsDesc,
       cached: {
-        select: CACHED_CHARTS,
         install: (name, version, request) => helmInstall(name, version, request.repositoryUrl),
       },
     },

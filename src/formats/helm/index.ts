@@ -17,7 +17,8 @@ import { HelmProxy } from './proxy.ts';
 import { registerHelmRoutes } from './routes.ts';
 import { HelmService } from './service.ts';
 import { HelmStore } from './store.ts';
-import { helmBrowse } from './browse.ts';
+import { HELM_CACHE, helmBrowse } from './browse.ts';
+import { cacheIndexMigration } from '../../ui/cache-index.ts';
 
 export const HELM_MOUNT = '/helm';
 
@@ -45,7 +46,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
     defaultRepository: 'helm',
     proxiedMetadataTtl: (config) => config.helm.index_ttl,
     protocolPath: HELM_PROTOCOL_PATH,
-    migrations: helmMigrations,
+    migrations: { ...helmMigrations, '0934_helm_ui_cache': cacheIndexMigration(HELM_CACHE) },
     blobReferences: [
       { table: 'helm_charts', column: 'digest' },
       { table: 'helm_charts', column: 'prov_digest' },

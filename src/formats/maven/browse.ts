@@ -15,6 +15,7 @@ import {
   sqlList,
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
+import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { compareMavenVersions } from './version.ts';
 
@@ -48,19 +49,25 @@ export function gaPath(ga: string): string {
  * A Maven proxy's cached files, split from the right of their layout path in SQL (`rtrim(p,
  * <p without '/'>)` is `p` up to its last `/`): file, version folder, artifact folder, group.
  */
-const CACHED_FILES = `SELECT repository AS repo,
-    replace(substr(g, 1, length(g) - 1), '/', '.') || ':' || artifact AS name,
-    version, fetched_at AS at, size AS bytes, file, 'sha256:' || sha256 AS digest
-  FROM (SELECT *, substr(b, length(g) + 1) AS artifact
-    FROM (SELECT *, rtrim(b, replace(b, '/', '')) AS g
-      FROM (SELECT *, substr(a, length(v) + 1) AS version, substr(v, 1, length(v) - 1) AS b
-        FROM (SELECT *, rtrim(a, replace(a, '/', '')) AS v
-          FROM (SELECT repository, fetched_at, size, sha256, substr(path, length(d) + 1) AS file,
-              substr(d, 1, length(d) - 1) AS a
-            FROM (SELECT *, rtrim(path, replace(path, '/', '')) AS d FROM maven_proxy_files))))))
-  WHERE g <> '' AND substr(file, 1, length(artifact) + 1) = artifact || '-'
-    AND file NOT LIKE '%.sha1' AND file NOT LIKE '%.md5' AND file NOT LIKE '%.sha256'
-    AND file NOT LIKE '%.sha512' AND file NOT LIKE '%.asc'`;
+export const MAVEN_CACHE: CacheIndexSource = {
+  id: 'maven',
+  table: 'maven_proxy_files',
+  keyColumn: 'path',
+  columns: ['fetched_at', 'size', 'sha256'],
+  select: (from) => `SELECT repository, path AS key,
+      replace(substr(g, 1, length(g) - 1), '/', '.') || ':' || artifact AS name,
+      version, fetched_at AS at, size AS bytes, file, 'sha256:' || sha256 AS digest
+    FROM (SELECT *, substr(b, length(g) + 1) AS artifact
+      FROM (SELECT *, rtrim(b, replace(b, '/', '')) AS g
+        FROM (SELECT *, substr(a, length(v) + 1) AS version, substr(v, 1, length(v) - 1) AS b
+          FROM (SELECT *, rtrim(a, replace(a, '/', '')) AS v
+            FROM (SELECT repository, path, fetched_at, size, sha256,
+                substr(path, length(d) + 1) AS file, substr(d, 1, length(d) - 1) AS a
+              FROM (SELECT *, rtrim(path, replace(path, '/', '')) AS d FROM ${from}))))))
+    WHERE g <> '' AND substr(file, 1, length(artifact) + 1) = artifact || '-'
+      AND file NOT LIKE '%.sha1' AND file NOT LIKE '%.md5' AND file NOT LIKE '%.sha256'
+      AND file NOT LIKE '%.sha512' AND file NOT LIKE '%.asc'`,
+};
 
 /** The POM `<dependency>` of `ga` at `version` (a `<type>` past jar), and the repository URL. */
 function mavenDependency(
@@ -95,7 +102,6 @@ export function mavenBrowse(deps: BrowseDeps): BrowseSource {
           size AS bytes FROM maven_files`,
       newestFirst: descending(compareMavenVersions),
       cached: {
-        select: CACHED_FILES,
         install: (name, version, request) =>
           mavenDependency(name, version ?? '', undefined, request.repositoryUrl),
       },

@@ -24,7 +24,8 @@ import { type HostedSettings, MavenService } from './service.ts';
 import { MavenStore } from './store.ts';
 import { compareMavenVersions } from './version.ts';
 import { MAVEN_RETENTION, mavenRetention } from './retention.ts';
-import { mavenBrowse } from './browse.ts';
+import { MAVEN_CACHE, mavenBrowse } from './browse.ts';
+import { cacheIndexMigration } from '../../ui/cache-index.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
@@ -44,7 +45,11 @@ export const mavenFormat: FormatModule = {
   mount: MAVEN_MOUNT,
   defaultRepository: 'maven',
   proxiedMetadataTtl: (config) => config.maven.metadata_ttl,
-  migrations: { ...mavenMigrations, ...mavenProxyMigrations },
+  migrations: {
+    ...mavenMigrations,
+    ...mavenProxyMigrations,
+    '0933_maven_ui_cache': cacheIndexMigration(MAVEN_CACHE),
+  },
   blobReferences: [
     { table: 'maven_files', column: 'digest' },
     { table: 'maven_proxy_files', column: 'digest' },

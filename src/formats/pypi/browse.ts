@@ -15,6 +15,7 @@ import {
   sqlList,
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
+import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { normalizeProjectName } from './names.ts';
 import { compareVersions } from './versions.ts';
@@ -25,18 +26,25 @@ import { shellCommand } from '../../ui/shell.ts';
  * version is what follows `<project>-` in the file name up to the next `-` (a wheel's tags) or
  * the sdist's extension. PEP 658 `.metadata` rows and project pages are no files of a version.
  */
-const CACHED_FILES = `SELECT repository AS repo, project AS name,
-    CASE WHEN instr(rest, '-') > 0 THEN substr(rest, 1, instr(rest, '-') - 1)
-      WHEN rest LIKE '%.tar.gz' THEN substr(rest, 1, length(rest) - 7)
-      WHEN rest LIKE '%.tar.bz2' THEN substr(rest, 1, length(rest) - 8)
-      WHEN rest LIKE '%.zip' OR rest LIKE '%.tgz' THEN substr(rest, 1, length(rest) - 4)
-      ELSE rest END AS version,
-    fetched_at AS at, size AS bytes, file, digest
-  FROM (SELECT repository, fetched_at, size, digest, project, file,
-      substr(file, length(project) + 2) AS rest
-    FROM (SELECT repository, fetched_at, size, digest,
-        substr(key, 11, instr(key, '/') - 11) AS project, substr(key, instr(key, '/') + 1) AS file
-      FROM proxy_entries WHERE substr(key, 1, 10) = 'pypi-file:'))`;
+export const PYPI_CACHE: CacheIndexSource = {
+  id: 'pypi',
+  table: 'proxy_entries',
+  keyColumn: 'key',
+  columns: ['fetched_at', 'size', 'digest'],
+  select: (from) => `SELECT repository, key, project AS name,
+      CASE WHEN instr(rest, '-') > 0 THEN substr(rest, 1, instr(rest, '-') - 1)
+        WHEN rest LIKE '%.tar.gz' THEN substr(rest, 1, length(rest) - 7)
+        WHEN rest LIKE '%.tar.bz2' THEN substr(rest, 1, length(rest) - 8)
+        WHEN rest LIKE '%.zip' OR rest LIKE '%.tgz' THEN substr(rest, 1, length(rest) - 4)
+        ELSE rest END AS version,
+      fetched_at AS at, size AS bytes, file, digest
+    FROM (SELECT repository, key, fetched_at, size, digest, project, file,
+        substr(file, length(project) + 2) AS rest
+      FROM (SELECT repository, key, fetched_at, size, digest,
+          substr(key, 11, instr(key, '/') - 11) AS project,
+          substr(key, instr(key, '/') + 1) AS file
+        FROM ${from} WHERE substr(key, 1, 10) = 'pypi-file:'))`,
+};
 
 /** `pip install` of `project` (`==version` when known) from the repository's simple index. */
 function pipInstall(project: string, version: string | undefined, repositoryUrl: string): string {
@@ -63,7 +71,6 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
           ON r.repo = f.repo AND r.project = f.project AND r.version_key = f.version_key`,
       newestFirst: descending(compareVersions),
       cached: {
-        select: CACHED_FILES,
         install: (name, version, request) => pipInstall(name, version, request.repositoryUrl),
       },
     },

@@ -24,7 +24,8 @@ import { type PypiHostedOperations, type PypiJsonApi, PypiService } from './serv
 import { normalizeProjectName } from './names.ts';
 import { PYPI_RETENTION, pypiRetention } from './retention.ts';
 import type { RetentionAdapter } from '../../retention/types.ts';
-import { pypiBrowse } from './browse.ts';
+import { PYPI_CACHE, pypiBrowse } from './browse.ts';
+import { cacheIndexMigration } from '../../ui/cache-index.ts';
 
 export const PYPI_MOUNT = '/simple';
 export const PYPI_JSON_MOUNT = '/pypi';
@@ -182,7 +183,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     mount: PYPI_MOUNT,
     defaultRepository: 'pypi',
     proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
-    migrations: pypiMigrations,
+    migrations: { ...pypiMigrations, '0932_pypi_ui_cache': cacheIndexMigration(PYPI_CACHE) },
     blobReferences: [
       { table: 'pypi_files', column: 'blob' },
       { table: 'pypi_files', column: 'metadata_blob' },
