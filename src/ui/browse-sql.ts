@@ -9,7 +9,9 @@
  * order), however many names and versions the repository holds. When the principal may not read
  * every path of the repository (path rules, a scoped token), the matching names alone are read
  * and filtered one by one with the same `AccessControl.can` the format's routes use, then the
- * page's aggregates are asked for those names only.
+ * page's aggregates are asked for those names only. A proxy listing its cache (`cached`) reads
+ * its names from the per-name summaries of the UI's cache index (cache-index.ts) by index: a
+ * page costs its page's names, not the cache's rows.
  *
  * Which repositories are listed: a hosted repository its own rows; a group the rows of its hosted
  * members (recursively, in member order); a proxy what its cache holds when the format lists
