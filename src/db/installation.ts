@@ -44,7 +44,7 @@ export const installationMigrations: Record<string, Migration> = {
 /** The database's installation id (one row; the newest if a hand edit left several). */
 export async function readInstallation(db: Db): Promise<string> {
   const row = await db
-    .withTables<InstallationTables>()
+    .$extendTables<InstallationTables>()
     .selectFrom('installation')
     .select('id')
     .orderBy('created_at', 'desc')
@@ -57,7 +57,7 @@ export async function readInstallation(db: Db): Promise<string> {
 /** Replaces the id with a new one (a restored database is not the one its archive was taken of). */
 export async function renewInstallation(db: Db): Promise<string> {
   const id = randomUUID();
-  const tables = db.withTables<InstallationTables>();
+  const tables = db.$extendTables<InstallationTables>();
   await tables.deleteFrom('installation').execute();
   await tables.insertInto('installation').values({ id, created_at: Date.now() }).execute();
   return id;
