@@ -136,6 +136,7 @@ import {
 } from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
+import { readInstallation } from './db/installation.ts';
 import { firstSeenMigrations, SqlFirstSeenStore, startPruning } from './curation/first-seen.ts';
 
 export interface BuildOptions {
@@ -1484,6 +1485,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   registerReindexRoutes(fastify, reindexers, () => config.auth.enabled);
   registerUploadsRoutes(fastify, context.uploadSessions, () => config.auth.enabled);
   registerRepositoriesRoutes(fastify, {
+    installation: await readInstallation(db),
     formats,
     isEnabled: (format) => isEnabled(config, format),
     repositories,

@@ -39,6 +39,7 @@ import { InterruptedError, watchInterrupts } from '../core/interrupts.ts';
 import { databaseInUse } from '../db/in-use.ts';
 import { readAllBounded } from '../core/streams.ts';
 import { openDatabase } from '../db/database.ts';
+import { renewInstallation } from '../db/installation.ts';
 import type { FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
 import { mark } from '../gc/collector.ts';
@@ -415,7 +416,7 @@ class Restore {
 
   /**
    * The spooled database opens as a SQLite database this build can migrate, passes quick_check,
-   * and every blob it references is in storage.
+   * and every blob it references is in storage; then it gets a new installation id.
    */
   async check(metadata: BackupMetadata): Promise<void> {
     let db;
@@ -450,6 +451,10 @@ class Restore {
           `the archive's database references ${missing.length} blobs the archive does not hold (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}); nothing was restored`,
         );
       }
+      // The restored storage is not the one the archive was taken of (it lacks what was written
+      // since): a new installation id, so a client that remembers the old one can tell
+      // (`nora import run`'s resume state, db/installation.ts).
+      await renewInstallation(db);
     } finally {
       await db.destroy();
     }

@@ -5,9 +5,11 @@
  * and may be kept off the network by a reverse proxy that exposes only the registries).
  *
  * Answer (200, `Cache-Control: no-store`):
- * `{"registries":[{"format":"npm","mount":"/npm","repositories":[{"name":"npm-hosted","kind":"hosted","default":true},…]},…]}`
+ * `{"installation":"<uuid>","registries":[{"format":"npm","mount":"/npm","repositories":[{"name":"npm-hosted","kind":"hosted","default":true},…]},…]}`
  * — one entry per enabled format (its fixed mount), each listing the repositories the caller may
  * read or write (the shape of the dashboard's `registries`, without URLs, upstreams or counts).
+ * `installation`: the id of this storage's contents (db/installation.ts): another one at the
+ * same address means the storage is new (wiped, or restored from an archive).
  * Auth: with `[auth] enabled`, an anonymous request gets 401 (`{"error"}` and a Basic challenge):
  * the listing names repositories, so it is for users and tokens only. Another method than GET
  * or HEAD is a 405 with `Allow: GET, HEAD`; a query string is a 400 (nothing takes one).
@@ -33,6 +35,8 @@ export interface RepositoryListing {
 }
 
 export interface RepositoriesApiDeps {
+  /** The installation id (db/installation.ts), read once at start. */
+  readonly installation: string;
   readonly formats: readonly FormatModule[];
   /** Read per request: a reload may enable or disable a format. */
   readonly isEnabled: (format: FormatName) => boolean;
@@ -82,8 +86,9 @@ export function registerRepositoriesRoutes(app: FastifyInstance, deps: Repositor
         { headers: { 'www-authenticate': 'Basic realm="nora"' } },
       );
     }
-    return reply
-      .header('cache-control', 'no-store')
-      .send({ registries: listRepositories(deps, request.principal) });
+    return reply.header('cache-control', 'no-store').send({
+      installation: deps.installation,
+      registries: listRepositories(deps, request.principal),
+    });
   });
 }

@@ -643,6 +643,7 @@ async function importRun(
         await statePath(options, session.source.host, session.nora.base),
         session.nora.base,
         options.state === undefined,
+        catalog?.installation,
       );
   if (state !== undefined) line(`resume state: ${state.file}`);
   const controller = new AbortController();
@@ -660,6 +661,12 @@ async function importRun(
   let failedTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
+  if (state !== undefined && state.superseded > 0) {
+    // Never a silent skip: what the state says was done went with the old storage.
+    const why = `the resume state records ${files(state.superseded)} as done in ${session.nora.base} by another installation of it (NORA's installation id is now ${catalog?.installation ?? 'not reported'}): its storage is new (wiped or restored), so they are imported again`;
+    line(why);
+    notes.push(why);
+  }
   // Set once NORA refuses connections: every later file would fail the same way.
   let targetDown: string | undefined;
   const checkTarget = async (reason: string): Promise<void> => {

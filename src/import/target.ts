@@ -85,6 +85,7 @@ export function createNoraTarget(base: string, credentials: MirrorCredentials): 
 
 /** `/api/v1/repositories`' answer, and the part of `/api/ui/dashboard`'s it shares. */
 interface RepositoriesJson {
+  installation?: unknown;
   registries?: {
     format?: string;
     mount?: string;
@@ -94,6 +95,11 @@ interface RepositoriesJson {
 
 /** The hosted repositories of the server, by format, and where each one publishes. */
 export interface TargetCatalog {
+  /**
+   * The server's installation id (`installation` of `/api/v1/repositories`, db/installation.ts):
+   * another one at the same address means its storage is new. Undefined from an older NORA.
+   */
+  readonly installation: string | undefined;
   /**
    * Every hosted repository the server lists, by format: name → the URL path it publishes
    * at (the format's mount when it is the repository the mount serves, else
@@ -168,7 +174,12 @@ export async function readCatalog(nora: NoraTarget): Promise<TargetCatalog> {
     }
     hosted.set(format, names);
   }
-  return { hosted, defaults, mounts };
+  return {
+    installation: typeof body.installation === 'string' ? body.installation : undefined,
+    hosted,
+    defaults,
+    mounts,
+  };
 }
 
 /**

@@ -294,6 +294,30 @@ describe('nora backup / nora restore', () => {
     );
   });
 
+  test('a restored storage gets a new installation id; the one backed up keeps its own', async () => {
+    await using source = await tempDir('nora-backup-id-src-');
+    await using target = await tempDir('nora-backup-id-dst-');
+    const archive = path.join(source.path, 'backup.tar.gz');
+    const installation = async (dataDir: string): Promise<string> => {
+      await using server = await startTestServer({ dataDir });
+      const got = await fetch(`${server.url}/api/v1/repositories`);
+      assert.equal(got.status, 200);
+      return ((await got.json()) as { installation: string }).installation;
+    };
+    const before = await installation(source.path);
+    assert.match(before, /^[0-9a-f-]{36}$/);
+    assert.equal(await installation(source.path), before, 'the same across restarts');
+    const env = (dir: string) => ({ NORA_STORAGE_PATH: path.join(dir, 'storage') });
+    const backup = await nora(['backup', '-o', archive], env(source.path));
+    assert.equal(backup.code, 0, backup.stderr);
+    const restored = await nora(['restore', '-i', archive], env(target.path));
+    assert.equal(restored.code, 0, restored.stderr);
+    const after = await installation(target.path);
+    assert.match(after, /^[0-9a-f-]{36}$/);
+    assert.notEqual(after, before, 'a restore is not the storage it was taken of');
+    assert.equal(await installation(source.path), before);
+  });
+
   test('a damaged or missing blob fails the backup, naming it, and leaves no archive', async () => {
     await using data = await tempDir('nora-backup-bad-');
     const storage = path.join(data.path, 'storage');

@@ -23,7 +23,7 @@ import {
 } from '../../helpers/import-source.ts';
 import { M2_REPOSITORY } from '../../helpers/maven.ts';
 import { makeTarball } from '../npm/fixtures.ts';
-import { serveNora } from '../../helpers/process.ts';
+import { freePort, serveNora, startNoraProcess } from '../../helpers/process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 /** Real artifacts of the local Maven repository (a jar, its POM, its parents' POMs). */
@@ -625,6 +625,70 @@ describe('nora import: default state path', () => {
       const again = await run(a.url);
       assert.match(again.stdout, /imported 0 files .*, 3 skipped/);
     }
+  });
+
+  test('a NORA wiped (or restored) at the same address: the state is not taken as done, and the run says so', async () => {
+    await using work = await tempDir('nora-import-');
+    await using fixture = await startSourceFixture({ flavour: 'nexus', repos: [rawRepo(3, 'r')] });
+    const dir = path.join(work.path, 'nora');
+    const state = path.join(work.path, 'state.jsonl');
+    const port = await freePort();
+    const start = async () => {
+      await fs.mkdir(dir, { recursive: true });
+      return startNoraProcess({
+        port,
+        cwd: dir,
+        env: { NORA_STORAGE_PATH: path.join(dir, 'storage') },
+      });
+    };
+    const run = (registry: string) =>
+      nora(['import', 'run', ...sourceArgs('nexus', fixture.url, registry), '--state', state]);
+    const installationOf = async (url: string): Promise<string> => {
+      const got = await get(`${url}/api/v1/repositories`);
+      assert.equal(got.status, 200);
+      const { installation } = JSON.parse(got.body.toString()) as { installation: string };
+      assert.match(installation, /^[0-9a-f-]{36}$/);
+      return installation;
+    };
+    let before: string;
+    {
+      await using first = await start();
+      before = await installationOf(first.url);
+      const ran = await run(first.url);
+      assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+      assert.match(ran.stdout, /imported 3 files .*, 0 skipped/);
+      assert.match(await fs.readFile(state, 'utf8'), new RegExp(`"installation":"${before}"`));
+      const again = await run(first.url);
+      assert.match(again.stdout, /imported 0 files .*, 3 skipped/);
+      assert.doesNotMatch(again.stdout, /another installation/);
+    }
+    // Wiped: the same address, an empty storage.
+    await fs.rm(dir, { recursive: true });
+    await using second = await start();
+    const after = await installationOf(second.url);
+    assert.notEqual(after, before);
+    assert.equal((await get(`${second.url}/raw/tools/v2/tool-2.txt`)).status, 404);
+    const redo = await run(second.url);
+    assert.equal(redo.code, 0, redo.stdout + redo.stderr);
+    assert.match(redo.stdout, /imported 3 files .*, 0 skipped/);
+    assert.match(
+      redo.stdout,
+      new RegExp(
+        `records 3 files as done in ${second.url} by another installation of it \\(NORA's installation id is now ${after}\\): its storage is new \\(wiped or restored\\), so they are imported again`,
+      ),
+    );
+    assert.match(
+      redo.stdout,
+      /note: the resume state records 3 files/,
+      'said again under the total',
+    );
+    const got = await get(`${second.url}/raw/tools/v2/tool-2.txt`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.toString(), 'tool 2\n'.repeat(3));
+    // The state now knows the new installation: a third run skips.
+    const third = await run(second.url);
+    assert.match(third.stdout, /imported 0 files .*, 3 skipped/);
+    assert.doesNotMatch(third.stdout, /another installation/);
   });
 
   test('a --state that cannot be written is a usage error before anything is imported', async () => {

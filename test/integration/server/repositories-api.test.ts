@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts';
 const ROUTE = '/api/v1/repositories';
 
 interface Listing {
+  installation: string;
   registries: {
     format: string;
     mount: string;
@@ -58,6 +59,12 @@ describe(`${ROUTE} with auth on`, () => {
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('cache-control'), 'no-store');
     const listing = (await got.json()) as Listing;
+    // The storage's installation id (db/installation.ts), the same to every caller.
+    assert.match(
+      listing.installation,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    assert.equal(((await (await get(bob)).json()) as Listing).installation, listing.installation);
     const npm = listing.registries.find((r) => r.format === 'npm');
     assert.ok(npm, 'npm is listed');
     assert.equal(npm.mount, '/npm');
