@@ -39,7 +39,7 @@ export type HelmNamesTable = {
 };
 
 /**
- * What a Helm proxy knows of each chart file it caches (`0852`): the cache row's key
+ * What a Helm proxy knows of each chart file it caches (`0926`): the cache row's key
  * (`chart@<upstream id>:<file>`, in `proxy_entries`) → the chart's name and version, as the
  * upstream index entry it was fetched for gave them. The web UI lists a proxy's cached charts
  * from these (a file name `<name>-<version>.tgz` cannot be split: names hold dashes and digits,
@@ -98,7 +98,7 @@ export const helmMigrations: Record<string, Migration> = {
         SELECT repo, name, MIN(created_at) FROM helm_charts GROUP BY repo, name`.execute(db);
     },
   },
-  '0852_helm_proxy_charts': {
+  '0926_helm_proxy_charts': {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
         .createTable('helm_proxy_charts')
