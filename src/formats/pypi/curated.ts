@@ -98,19 +98,17 @@ export function curatedPypiSource(source: PypiSource, gate: CurationGate): PypiS
       const page = await source.projectPage(repo, project);
       if (page === undefined || !marks(gate)) return page;
       const published = publishTimes(page);
-      let changed = false;
       const files = page.files.map((file) => {
         const publishedAt = published.get(file.version);
         const reason = refusalOf(gate, project, file, publishedAt);
         if (reason === undefined) return file;
         if (publishedAt !== undefined) rememberHidden(project, file.version, publishedAt);
-        changed = true;
-        // Yanked with the reason: pip skips it unpinned and, pinned (`==`), prints "Reason for
-        // being yanked: …" and then gets the download's 403. No PEP 658 metadata: pip would
-        // read it first and fail on its 404 without the reason.
+        // Yanked with the reason: pip skips it unpinned while another version matches; pinned
+        // (`==`), or with nothing else, it takes it and prints the download's 403 and reason.
+        // No PEP 658 metadata: pip would read it first and fail on its 404 without the reason.
         return { ...file, yanked: reason, coreMetadata: undefined };
       });
-      return changed ? { ...page, files } : page;
+      return files.some((file, i) => file !== page.files[i]) ? { ...page, files } : page;
     },
     async openFile(repo, project, filename) {
       if (internal(project)) return undefined;

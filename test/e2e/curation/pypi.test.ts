@@ -90,7 +90,9 @@ test(
         headers: { accept: 'application/vnd.pypi.simple.v1+json' },
       })
     ).json()) as { files: { filename: string; yanked: boolean | string }[] };
-    const yanked = Object.fromEntries(json.files.map((f) => [f.filename.split('-')[1], f.yanked]));
+    const yanked = Object.fromEntries(
+      json.files.map((f): [string, boolean | string] => [f.filename.split('-')[1] ?? '', f.yanked]),
+    );
     assert.equal(yanked['1.0.0'], false);
     assert.match(
       String(yanked['2.0.0']),

@@ -50,7 +50,12 @@ test(
         headers: { accept: 'application/vnd.pypi.simple.v1+json' },
       });
       const json = (await res.json()) as SimpleJson;
-      return Object.fromEntries(json.files.map((f) => [f.filename.split('-')[1], f.yanked]));
+      return Object.fromEntries(
+        json.files.map((f): [string, boolean | string] => [
+          f.filename.split('-')[1] ?? '',
+          f.yanked,
+        ]),
+      );
     };
     assert.deepEqual(await marks(), { '1.0.0': false, '1.1.0': false });
 
