@@ -25,7 +25,16 @@ export function curatedCargoSource(source: CargoSource, gate: CurationGate): Car
     },
     async openCrate(repo, name, version) {
       if (gate.isInternal('cargo', name)) return undefined;
-      gate.guard({ registry: 'cargo', name, version });
+      // With quarantine on, judge the hold by the index line's checksum (the digest
+      // quarantineCheck uses after the open), so a cached crate's refusal and WARN line name the
+      // digest as a fill's do.
+      let digest: string | undefined;
+      if (gate.timeSettings('cargo').quarantine !== 'off') {
+        const index = await source.indexFile(repo, name).catch(() => undefined);
+        const cksum = index?.entries.find((entry) => entry.vers === version)?.cksum;
+        digest = cksum === undefined ? undefined : `sha256:${cksum}`;
+      }
+      gate.guard({ registry: 'cargo', name, version, digest });
       const crate = await source.openCrate(repo, name, version);
       if (crate !== undefined) {
         const subject = {

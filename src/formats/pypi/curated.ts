@@ -2,16 +2,19 @@
  * Curation on the PyPI proxy (src/curation/types.ts): the proxy source wrapped so every proxy
  * read, a proxy repository's and a group's proxy members', passes the gate. A project in an
  * internal namespace is never asked upstream (the page and its files are "not here": a group
- * answers from its hosted members, a proxy 404s); in enforce, a blocked version's files leave
- * the project page (pip then picks another version, or says none matches) and its file
- * download is refused with 403 and the reason, also when the file is already cached. The min
- * release age reads a version's publish time from its files' PEP 700 `upload-time`.
+ * answers from its hosted members, a proxy 404s); in enforce, a refused file (a blocked or too
+ * young version, or a file quarantine holds) stays on the project page marked yanked (PEP 592)
+ * with the refusal as the reason: resolvers skip yanked files unless pinned (`==`), and pip
+ * prints the reason when a pin selects one (a hidden file left pip with "from versions: none"
+ * and no why, trial 31). Its download is refused with 403 and the same reason, also when the
+ * file is already cached. The min release age reads a version's publish time from its files'
+ * PEP 700 `upload-time`; the quarantine keys a file by its page `sha256`.
  */
 import { quarantineCheck } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { parseDistFilename } from './filenames.ts';
 import { normalizeProjectName } from './names.ts';
-import type { ProjectPage, PypiSource } from './model.ts';
+import type { DistFile, ProjectPage, PypiSource } from './model.ts';
 
 /**
  * Each version's publish time on `page`, ms: the earliest PEP 700 `upload-time` of its files
@@ -56,6 +59,29 @@ export function hiddenPublishTime(
     : hiddenTimes.get(`${normalizeProjectName(project)}\n${version}`);
 }
 
+/** Whether the page may carry curation marks: enforce, or a quarantine that refuses. */
+function marks(gate: CurationGate): boolean {
+  return gate.mode() === 'enforce' || gate.timeSettings('pypi').quarantine === 'enforce';
+}
+
+/**
+ * Why `file` of `project` is refused (the message its download's 403 gives), or undefined when
+ * it is served: a list or the min release age in enforce (`hides`, on the page's upload-time),
+ * or a quarantine hold in enforce (by the file's digest, first seen less than the TTL ago).
+ */
+function refusalOf(
+  gate: CurationGate,
+  project: string,
+  file: DistFile,
+  publishedAt: number | undefined,
+): string | undefined {
+  const subject = { registry: 'pypi' as const, name: project, version: file.version, publishedAt };
+  const digest = `sha256:${file.sha256}`;
+  if (!gate.hides(subject) && gate.held({ ...subject, digest })?.refuse !== true) return undefined;
+  const verdict = gate.decide({ ...subject, digest });
+  return verdict.refuse ? verdict.message : undefined;
+}
+
 /** `source` (the proxy's) behind `gate`. */
 export function curatedPypiSource(source: PypiSource, gate: CurationGate): PypiSource {
   const internal = (project: string): boolean => gate.isInternal('pypi', project);
@@ -70,31 +96,36 @@ export function curatedPypiSource(source: PypiSource, gate: CurationGate): PypiS
     async projectPage(repo, project) {
       if (internal(project)) return undefined;
       const page = await source.projectPage(repo, project);
-      if (page === undefined || gate.mode() !== 'enforce') return page;
+      if (page === undefined || !marks(gate)) return page;
       const published = publishTimes(page);
-      const files = page.files.filter((file) => {
+      const files = page.files.map((file) => {
         const publishedAt = published.get(file.version);
-        const hidden = gate.hides({
-          registry: 'pypi',
-          name: project,
-          version: file.version,
-          publishedAt,
-        });
-        if (hidden && publishedAt !== undefined) rememberHidden(project, file.version, publishedAt);
-        return !hidden;
+        const reason = refusalOf(gate, project, file, publishedAt);
+        if (reason === undefined) return file;
+        if (publishedAt !== undefined) rememberHidden(project, file.version, publishedAt);
+        // Yanked with the reason: pip skips it unpinned while another version matches; pinned
+        // (`==`), or with nothing else, it takes it and prints the download's 403 and reason.
+        // No PEP 658 metadata: pip would read it first and fail on its 404 without the reason.
+        return { ...file, yanked: reason, coreMetadata: undefined };
       });
-      return files.length === page.files.length ? page : { ...page, files };
+      return files.some((file, i) => file !== page.files[i]) ? { ...page, files } : page;
     },
     async openFile(repo, project, filename) {
       if (internal(project)) return undefined;
       const version = parseDistFilename(filename, project)?.version;
-      // The min release age needs the version's upload-time: from the (cached) project page.
+      // The min release age needs the version's upload-time, the quarantine the file's digest
+      // (so the refusal and its log line name it whether the file is cached or fetched now):
+      // both from the (cached) project page.
       let publishedAt: number | undefined;
-      if (version !== undefined && gate.timeSettings('pypi').minReleaseAge > 0) {
+      let digest: string | undefined;
+      const times = gate.timeSettings('pypi');
+      if (version !== undefined && (times.minReleaseAge > 0 || times.quarantine !== 'off')) {
         const page = await source.projectPage(repo, project).catch(() => undefined);
         publishedAt = page === undefined ? undefined : publishTimes(page).get(version);
+        const listed = page?.files.find((f) => f.filename === filename);
+        digest = listed === undefined ? undefined : `sha256:${listed.sha256}`;
       }
-      gate.guard({ registry: 'pypi', name: project, version, publishedAt });
+      gate.guard({ registry: 'pypi', name: project, version, publishedAt, digest });
       const file = await source.openFile(repo, project, filename);
       if (file !== undefined) {
         const subject = {

@@ -1,7 +1,8 @@
 /**
  * Curation with the real pip: a NORA proxies a second NORA holding `cur-py` 1.0.0 and 2.0.0
- * (wheels uploaded with twine). With 2.0.0 blocklisted in enforce: `pip install cur-py==2.0.0`
- * fails (the version is not on the page), `pip install cur-py` gets 1.0.0, the file's GET is a
+ * (wheels uploaded with twine). With 2.0.0 blocklisted in enforce: the simple page lists 2.0.0's
+ * file yanked with the reason (HTML and PEP 691 JSON), `pip install cur-py==2.0.0` fails
+ * with the 403 and the reason, `pip install cur-py` gets 1.0.0, the file's GET is a
  * 403 with the reason, also once a bypass-token request has cached it; an internal project is
  * never asked of the upstream.
  */
@@ -75,7 +76,28 @@ test(
       },
     );
     assert.notEqual(blocked.code, 0, output(blocked));
-    assert.match(output(blocked), /No matching distribution found for cur-py==2\.0\.0/);
+    // pip picks the yanked file for a pin and gets the 403, whose reason it prints.
+    assert.match(output(blocked), /403 .*cur-py@2\.0\.0 is blocked .*malicious wheel \(PYSEC-X\)/);
+    assert.deepEqual(await venv.versions('cur-py'), { 'cur-py': null });
+    const html = await (await fetch(`${server.url}/simple/cur-py/`)).text();
+    assert.match(
+      html,
+      /cur_py-2\.0\.0[^"]*\.whl#sha256=[0-9a-f]+"[^>]*data-yanked="curation: [^"]*malicious wheel/,
+    );
+    assert.doesNotMatch(html, /cur_py-1\.0\.0[^>]*data-yanked/);
+    const json = (await (
+      await fetch(`${server.url}/simple/cur-py/`, {
+        headers: { accept: 'application/vnd.pypi.simple.v1+json' },
+      })
+    ).json()) as { files: { filename: string; yanked: boolean | string }[] };
+    const yanked = Object.fromEntries(
+      json.files.map((f): [string, boolean | string] => [f.filename.split('-')[1] ?? '', f.yanked]),
+    );
+    assert.equal(yanked['1.0.0'], false);
+    assert.match(
+      String(yanked['2.0.0']),
+      /^curation: pypi cur-py@2\.0\.0 is blocked .*malicious wheel/,
+    );
     const allowed = await venv.pip(['install', '--no-cache-dir', '--index-url', index, 'cur-py'], {
       check: false,
     });

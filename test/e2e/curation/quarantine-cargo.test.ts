@@ -2,7 +2,8 @@
  * Digest quarantine with the real cargo: NORA's Cargo proxy over a scripted sparse upstream
  * holding `q-crate` 1.0.0 (a real .crate). With `quarantine = "enforce"` and a 3 s TTL, the
  * first `cargo fetch` fails with the 403 naming the release time (Cargo's JSON error); after
- * the TTL it succeeds. Keyed by the crate's `cksum`.
+ * the TTL it succeeds. Keyed by the crate's `cksum`; every WARN line of the hold names that
+ * digest, the fill's and the cached crate's alike (trial 31 fixY).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -38,10 +39,13 @@ test(
     const upstream = new CargoFixtureUpstream();
     upstream.add('q-crate', { vers: '1.0.0', body: await fs.readFile(file) });
     await upstream.start();
+    const log: string[] = [];
     try {
       await using server = await startTestServer({
         config: { curation: { quarantine: 'enforce', quarantine_ttl: '3s' } },
         env: { NORA_CARGO_PROXY: upstream.url },
+        logLevel: 'info',
+        logStream: { write: (line) => log.push(line) },
       });
       const fetchWith = async (label: string) => {
         const home = path.join(work.path, `home-${label}`);
@@ -64,6 +68,15 @@ test(
       assert.notEqual(held.code, 0, output(held));
       assert.match(output(held), /403/);
       assert.match(output(held), /cargo q-crate@1\.0\.0 is in quarantine .* until \d{4}-/);
+      // The cached crate again: refused, and logged with the digest as the fill was.
+      const cached = await fetch(`${server.url}/cargo/api/v1/crates/q-crate/1.0.0/download`);
+      assert.equal(cached.status, 403);
+      await cached.arrayBuffer();
+      const holds = log
+        .filter((line) => line.includes('"reason":"quarantine"'))
+        .map((line) => JSON.parse(line) as { curation: { digest?: string } });
+      assert.ok(holds.length >= 2, log.join(''));
+      for (const hold of holds) assert.match(hold.curation.digest ?? '', /^sha256:[0-9a-f]{64}$/);
       await sleep(3100);
       const released = await fetchWith('released');
       assert.equal(released.code, 0, output(released));
