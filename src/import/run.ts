@@ -614,12 +614,15 @@ async function proposePermissions(
     options.permissionsOut === undefined
       ? (await statePath(options, session.source.host)).replace(/\.jsonl$/, '.permissions.toml')
       : path.resolve(options.permissionsOut);
-  await writeFragment(
+  const written = await writeFragment(
     file,
     renderFragment(proposal, `${session.source.kind} ${session.source.url}`, grantWrite),
   );
   const lines = [
-    `permissions: ${proposal.rules.length} rule${proposal.rules.length === 1 ? '' : 's'} written to ${file} (review, then paste into config.toml)`,
+    ...(written.kept === undefined
+      ? []
+      : [`permissions: ${written.kept} exists with other rules: left as it is`]),
+    `permissions: ${proposal.rules.length} rule${proposal.rules.length === 1 ? '' : 's'} written to ${written.file} (review, then paste into config.toml)`,
     ...proposal.unmapped.map((u) => `permissions: not mapped: ${printable(u)}`),
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
