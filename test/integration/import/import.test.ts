@@ -306,7 +306,11 @@ describe('nora import', { skip }, () => {
     } finally {
       for (const res of held) res.destroy();
       source.closeAllConnections();
-      await new Promise<void>((resolve) => source.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        source.close(() => {
+          resolve();
+        }),
+      );
     }
   });
 

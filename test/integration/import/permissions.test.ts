@@ -298,6 +298,7 @@ describe('nora import --with-permissions', () => {
             },
           },
         },
+        groups: {},
       },
     });
     const env = { NORA_IMPORT_TARGET_USER: 'admin', NORA_IMPORT_TARGET_PASSWORD: 'admin-pw-1' };

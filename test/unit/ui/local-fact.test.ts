@@ -82,7 +82,9 @@ describe('localMark', () => {
     ]);
     for (const language of LANGUAGES.filter((l) => l !== 'en')) {
       const local = every.map((m) => localMark(m, translator(language)));
-      local.forEach((text, i) => assert.notEqual(text, en[i], `${language}: ${en[i]}`));
+      local.forEach((text, i) => {
+        assert.notEqual(text, en[i], `${language}: ${en[i]}`);
+      });
     }
     assert.equal(localMark({ mark: 'folder', files: 3 }, translator('ru')), 'папка, файлов: 3');
   });
