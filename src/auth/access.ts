@@ -150,7 +150,8 @@ export interface Permissions {
    * the rule owning it there: `the write lands in its member maven-hosted, owned by
    * auth.rules[0]` (`the delete lands …` for a delete); for a change refused by the target's own
    * rule, that rule: `owned by auth.rules[1]`; by a rule on a group the target is in: `owned by
-   * auth.rules[3] on npm`. Undefined when no rule owns it, or for a read the target's own rules
+   * auth.rules[3] on npm`. A rule naming the caller but not granting the action says what it
+   * grants instead: `auth.rules[0] grants carol read only`. Undefined when no rule owns it, or for a read the target's own rules
    * decide. A rule is named only when it names `principal`; else `no rule there grants bob
    * write` (a refusal says nothing of rules about other users).
    */

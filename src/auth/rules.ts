@@ -619,6 +619,18 @@ export class RuleSet implements Permissions {
       principal?.kind === 'user'
         ? `no rule there grants ${principal.name} ${action === 'admin' ? 'admin' : (action ?? 'read')}`
         : 'no rule there grants it';
+    // The owning rule, named: when it names the caller without granting the action, what it
+    // does grant them (trial 31: carol, read only through rule 0, was told only "owned by
+    // auth.rules[0]"); a rule granting it (a role caps the caller) is only named.
+    const owner = (index: number, on = ''): string => {
+      const granted = this.#rules[index]?.actions;
+      return principal?.kind === 'user' &&
+        action !== undefined &&
+        granted !== undefined &&
+        !granted.has(action)
+        ? `auth.rules[${index}]${on} grants ${principal.name} ${[...granted].join(', ')} only`
+        : `owned by auth.rules[${index}]${on}`;
+    };
     // A repository's own rules reserve the target: they decide, whoever else covers it. A
     // refused change names the rule owning the path (trial 19 fmts F7: `bob may not write
     // corp/a.txt in raw-hosted` named none); through a group reserved by its own rule (docs/auth.md
@@ -634,8 +646,8 @@ export class RuleSet implements Permissions {
           ? none
           : `${what} lands in its member ${lands}, ${none}`;
       return lands === undefined || lands === name
-        ? `owned by auth.rules[${owning}]`
-        : `${what} lands in its member ${lands}, owned by auth.rules[${owning}] on ${name}`;
+        ? owner(owning)
+        : `${what} lands in its member ${lands}, ${owner(owning, ` on ${name}`)}`;
     }
     if (lands !== undefined && reserved.includes(lands)) {
       const owning = this.#rules.findIndex(
@@ -643,7 +655,7 @@ export class RuleSet implements Permissions {
           rule.owns && rules.includes(rule) && names(rule, [lands]) !== undefined && mine(rule),
       );
       return owning >= 0
-        ? `${what} lands in its member ${lands}, owned by auth.rules[${owning}]`
+        ? `${what} lands in its member ${lands}, ${owner(owning)}`
         : `${what} lands in its member ${lands}, ${none}`;
     }
     const reserving = reserved[0];
@@ -660,9 +672,7 @@ export class RuleSet implements Permissions {
       if (change && !mine(rule)) return none;
       // A change refused at the member itself names the group's rule as a change refused
       // through the group does (trial 20 authx F5); a refused read names no index.
-      return change
-        ? `owned by auth.rules[${index}] on ${group}`
-        : `a rule on its group ${group} owns it`;
+      return change ? owner(index, ` on ${group}`) : `a rule on its group ${group} owns it`;
     }
     return undefined;
   }

@@ -48,7 +48,7 @@ export interface OpenDatabaseOptions {
    * A dry run (`nora re-pin` without --yes): open read-only from the start and write nothing —
    * no `-wal`/`-shm`/`-reserve` made, no checkpoint at close, no migration (pending ones are
    * refused). `immutable` when no `-wal` holds commits; beside a running server's `-wal`, a
-   * read-only WAL reader of the files it keeps.
+   * read-only WAL reader of the files it keeps that writes not even the `-shm` (walReader).
    */
   readonly readOnly?: boolean;
 }
@@ -69,7 +69,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
     const walBytes = fileSize(`${resolved}-wal`);
     const readOnly =
       walBytes !== undefined && walBytes > 0
-        ? new DatabaseSync(resolved, { readOnly: true, timeout: 5000 })
+        ? walReader(resolved)
         : openReadOnly(resolved, { path: 'opened read-only (a dry run writes nothing)' });
     refusePendingMigrations(readOnly, options.file, {
       ...coreMigrations,
@@ -165,6 +165,27 @@ function kyselyOn(
 function sqlitePrimary(err: unknown): number | undefined {
   const errcode = (err as { errcode?: unknown } | undefined)?.errcode;
   return typeof errcode === 'number' ? errcode & 0xff : undefined;
+}
+
+/**
+ * A dry run's reader of a WAL database whose `-wal` holds commits (beside a running server):
+ * `readonly_shm=1` maps the `-shm` (SQLite's WAL index, https://sqlite.org/walformat.html) without
+ * write access, so not even that file is written — an ordinary read-only connection updates it
+ * (its read marks; trial 31). Where SQLite cannot read that way (no `-shm` beside the `-wal` an
+ * unclean stop left), an ordinary read-only connection, which may write the `-shm` (only it).
+ */
+function walReader(file: string): DatabaseSync {
+  const url = pathToFileURL(file);
+  url.searchParams.set('readonly_shm', '1');
+  const reader = new DatabaseSync(url, { readOnly: true, timeout: 5000 });
+  try {
+    // The first read opens the WAL index: an error here means the fallback.
+    reader.prepare('SELECT count(*) FROM sqlite_master').get();
+    return reader;
+  } catch {
+    reader.close();
+    return new DatabaseSync(file, { readOnly: true, timeout: 5000 });
+  }
 }
 
 /**

@@ -159,22 +159,30 @@ export function mapPermissions(
     if (actions.length === 0) continue;
     // Include patterns are paths of files in the source repository. NORA matches Maven and raw
     // rules on file paths too; other formats match package or image names, so a file pattern
-    // there would mean something else.
+    // there would mean something else: those repositories are left out, each said, and the
+    // target still maps onto its Maven and raw repositories.
     const include = grant.include.filter((p) => p.trim() !== '');
     const everything = include.length === 0 || include.every((p) => p === '**' || p === '**/*');
     let paths = ['**'];
+    let mapped = repos;
     if (!everything) {
-      const untranslatable = repos.filter((r) => r.format !== 'maven' && r.format !== 'raw');
       const translated = include.map(antToGlob);
-      if (untranslatable.length > 0 || translated.some((p) => p === undefined)) {
+      if (translated.some((p) => p === undefined)) {
         unmapped.push(
-          `${where}: not mapped at all: include patterns ${include.join(', ')} (${untranslatable.length > 0 ? `file patterns do not name ${untranslatable[0]?.format ?? ''} packages in NORA` : 'a "?" has no NORA equivalent'})`,
+          `${where}: not mapped at all: include patterns ${include.join(', ')} (a "?" has no NORA equivalent)`,
         );
         continue;
       }
+      mapped = repos.filter((r) => r.format === 'maven' || r.format === 'raw');
+      for (const r of repos.filter((r) => !mapped.includes(r))) {
+        unmapped.push(
+          `${grant.origin}, ${who(grant.principal)} on ${r.name}: not mapped: include patterns ${include.join(', ')} (file patterns do not name ${r.format} packages in NORA)`,
+        );
+      }
+      if (mapped.length === 0) continue;
       paths = translated.filter((p): p is string => p !== undefined);
     }
-    const repositories = [...new Set(repos.map((r) => r.target))].sort();
+    const repositories = [...new Set(mapped.map((r) => r.target))].sort();
     const sorted = ACTION_ORDER.filter((a) => actions.includes(a));
     // A rule granting read and write says whose files the paths are: a group holding the target
     // would answer them from the target only, its proxies shut out (docs/auth.md, Semantics 3).
@@ -194,7 +202,7 @@ export function mapPermissions(
       ]);
       let rule = rules.get(key);
       if (rule === undefined) {
-        const onto = repos.map((r) => `${r.name} → ${r.target}`).join(', ');
+        const onto = mapped.map((r) => `${r.name} → ${r.target}`).join(', ');
         rule = {
           comment: `${grant.origin}: ${onto}${part.includes('read') || !part.includes('write') ? '' : WRITE_ONLY}`,
           repositories,
@@ -340,12 +348,44 @@ export function renderFragment(
   return `${out.join('\n')}\n`;
 }
 
-/** Writes `text` to `file` (0600: it names users) through a temporary file and a rename. */
-export async function writeFragment(file: string, text: string): Promise<void> {
+/**
+ * Writes `text` to `file` (0600: it names users) through a temporary file and a rename, and
+ * returns the file written. An existing `file` with other content is a fragment someone may have
+ * reviewed (a `--grant-write` run's, say): it is kept, and `text` goes to the first free
+ * `<name>-2.toml`, `<name>-3.toml`, … beside it (`kept` is then the file left alone). The same
+ * content is written again in place.
+ */
+export async function writeFragment(
+  file: string,
+  text: string,
+): Promise<{ readonly file: string; readonly kept?: string }> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temporary, text, { mode: 0o600 });
-  await fs.rename(temporary, file);
+  const existing = await fs.readFile(file, 'utf8').catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (existing === undefined || existing === text) {
+    const temporary = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temporary, text, { mode: 0o600 });
+    await fs.rename(temporary, file);
+    return { file };
+  }
+  const ext = path.extname(file);
+  const stem = file.slice(0, file.length - ext.length);
+  for (let n = 2; ; n++) {
+    const other = `${stem}-${n}${ext}`;
+    const there = await fs.readFile(other, 'utf8').catch(() => undefined);
+    if (there === text) return { file: other, kept: file };
+    // "wx": never replaces a file that appeared meanwhile.
+    const written = await fs
+      .writeFile(other, text, { mode: 0o600, flag: 'wx' })
+      .then(() => true)
+      .catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      });
+    if (written) return { file: other, kept: file };
+  }
 }
 
 const strings = (value: unknown): string[] =>

@@ -360,10 +360,23 @@ const tallies = (map: Map<string, Count>): Record<string, Tally> =>
  */
 export async function runImport(mode: 'assess' | 'run', options: ImportOptions): Promise<number> {
   const command = `nora import ${mode}`;
+  // Ctrl-C while the source, NORA and the permissions are read (before importRun's own handler,
+  // or during assess): Node's default would end the process with 130 and nothing said (trial 31).
+  const early = (): void => {
+    process.stderr.write(`${command}: interrupted before any file was imported\n`);
+    process.exit(EXIT_INTERRUPTED);
+  };
+  process.once('SIGINT', early);
+  process.once('SIGTERM', early);
+  const quiet = (): void => {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+  };
   let session: Session;
   try {
     session = await openSession(options);
   } catch (err) {
+    quiet();
     return exitFor(err, command);
   }
   try {
@@ -387,13 +400,14 @@ export async function runImport(mode: 'assess' | 'run', options: ImportOptions):
         const written = await proposePermissions(session, catalog, options);
         if (written !== EXIT_OK) return written;
       }
-      return mode === 'assess'
-        ? await assess(session, catalog, options)
-        : await importRun(session, catalog, options);
+      if (mode === 'assess') return await assess(session, catalog, options);
+      quiet();
+      return await importRun(session, catalog, options);
     } catch (err) {
       return exitFor(err, command);
     }
   } finally {
+    quiet();
     await session.http.close();
   }
 }
@@ -614,12 +628,15 @@ async function proposePermissions(
     options.permissionsOut === undefined
       ? (await statePath(options, session.source.host)).replace(/\.jsonl$/, '.permissions.toml')
       : path.resolve(options.permissionsOut);
-  await writeFragment(
+  const written = await writeFragment(
     file,
     renderFragment(proposal, `${session.source.kind} ${session.source.url}`, grantWrite),
   );
   const lines = [
-    `permissions: ${proposal.rules.length} rule${proposal.rules.length === 1 ? '' : 's'} written to ${file} (review, then paste into config.toml)`,
+    ...(written.kept === undefined
+      ? []
+      : [`permissions: ${written.kept} exists with other rules: left as it is`]),
+    `permissions: ${proposal.rules.length} rule${proposal.rules.length === 1 ? '' : 's'} written to ${written.file} (review, then paste into config.toml)`,
     ...proposal.unmapped.map((u) => `permissions: not mapped: ${printable(u)}`),
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
@@ -852,6 +869,12 @@ async function importRun(
     );
     for (const note of notes) line(`note: ${note}`);
   }
-  if (interrupted) return EXIT_INTERRUPTED;
+  if (interrupted) {
+    // On stderr too: stdout may go to a file or be --json (trial 31: Ctrl-C showed nothing).
+    process.stderr.write(
+      `nora import run: interrupted: ${files(importedTotal.files)} done${state === undefined ? ' (dry run)' : `; run again with the same --state ${state.file} to resume`}\n`,
+    );
+    return EXIT_INTERRUPTED;
+  }
   return failedTotal === 0 ? EXIT_OK : EXIT_FAILED;
 }

@@ -117,7 +117,42 @@ test('a write refused through a group whose own rule owns the path names the mem
   assert.equal(put.status, 403, text);
   assert.match(
     text,
-    /bob may not write com\/example\/x\/1\.0\/x-1\.0\.pom in maven \(the write lands in its member maven-hosted, owned by auth\.rules\[0\] on maven\)/,
+    /bob may not write com\/example\/x\/1\.0\/x-1\.0\.pom in maven \(the write lands in its member maven-hosted, auth\.rules\[0\] on maven grants bob read only\)/,
+  );
+});
+
+test('a change refused by a rule naming the caller without write says what it grants (trial 31)', async () => {
+  await using server = await startAuthServer({
+    auth: {
+      rules: [
+        rule({ repositories: ['npm', 'npm-hosted'], users: ['carol'], actions: ['read'] }),
+        rule({
+          repositories: ['raw-hosted'],
+          users: ['carol', 'bob'],
+          actions: ['read', 'delete'],
+        }),
+      ],
+    },
+    users: { carol: 'carol-pw-12' },
+  });
+  const carol = { authorization: basic('carol', 'carol-pw-12') };
+  const publish = await fetch(`${server.url}/npm/newb-lib`, {
+    method: 'PUT',
+    headers: { ...carol, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'newb-lib', versions: {}, _attachments: {} }),
+  });
+  const published = await publish.text();
+  assert.equal(publish.status, 403, published);
+  assert.match(
+    published,
+    /carol may not write newb-lib in npm \(the write lands in its member npm-hosted, auth\.rules\[0\] grants carol read only\)/,
+  );
+  const put = await fetch(`${server.url}/raw/a.txt`, { method: 'PUT', headers: carol, body: 'a' });
+  const text = await put.text();
+  assert.equal(put.status, 403, text);
+  assert.match(
+    text,
+    /carol may not write a\.txt in raw-hosted \(auth\.rules\[1\] grants carol read, delete only\)/,
   );
 });
 

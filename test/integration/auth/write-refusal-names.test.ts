@@ -78,7 +78,7 @@ describe('write refusals name the project', () => {
     assert.equal(reply.status, 403, reply.text);
     assert.match(
       reply.text,
-      /bob may not write corp-pkg in pypi \(the write lands in its member pypi-hosted, owned by auth\.rules\[2\]\)/,
+      /bob may not write corp-pkg in pypi \(the write lands in its member pypi-hosted, auth\.rules\[2\] grants bob read only\)/,
     );
   });
 
@@ -132,7 +132,7 @@ describe('write refusals name the project', () => {
     assert.equal(refused.status, 403, refused.text);
     assert.match(
       refused.text,
-      /bob may not write corp-crate in cargo \(the write lands in its member cargo-hosted, owned by auth\.rules\[5\]\)/,
+      /bob may not write corp-crate in cargo \(the write lands in its member cargo-hosted, auth\.rules\[5\] grants bob read only\)/,
     );
     const other = await publish('/cargo', await crateBody('pub-crate', '1.0.0'), alice);
     assert.equal(other.status, 403, other.text);

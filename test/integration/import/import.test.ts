@@ -268,6 +268,52 @@ describe('nora import', { skip }, () => {
     assert.equal(source.requests.length, before);
   });
 
+  test('Ctrl-C while the source is still listed: exit 130 with a line on stderr (trial 31)', async () => {
+    await using work = await tempDir('nora-import-int-');
+    // A source that accepts the request and never answers: the run is inside openSession.
+    const held: http.ServerResponse[] = [];
+    let child: ReturnType<typeof spawn> | undefined;
+    const source = http.createServer((_req, res) => {
+      held.push(res);
+      child?.kill('SIGINT');
+    });
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = source.address() as AddressInfo;
+      child = spawn(
+        process.execPath,
+        [
+          BIN,
+          'import',
+          'run',
+          '--source',
+          'artifactory',
+          '--url',
+          `http://127.0.0.1:${port}`,
+          '--registry',
+          'http://127.0.0.1:9',
+          '--allow-private-cidrs',
+          '--state',
+          path.join(work.path, 's.jsonl'),
+        ],
+        { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let err = '';
+      child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child?.on('exit', resolve));
+      assert.equal(code, 130, err);
+      assert.match(err, /^nora import run: interrupted before any file was imported$/m);
+    } finally {
+      for (const res of held) res.destroy();
+      source.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        source.close(() => {
+          resolve();
+        }),
+      );
+    }
+  });
+
   test('nexus: paging, bad NORA_IMPORT_AUTH, Ctrl-C then resume', async () => {
     await using work = await tempDir('nora-import-');
     await using server = await serveNora({ dir: work.path }, { NORA_MAVEN_PROXIES: 'none' });
@@ -305,6 +351,8 @@ describe('nora import', { skip }, () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -315,6 +363,11 @@ describe('nora import', { skip }, () => {
     child.kill('SIGINT');
     assert.equal(await exited, 130, out);
     assert.match(out, /INTERRUPTED: .*run the same command again to resume/);
+    // One line on stderr too (stdout may go to a file): trial 31 saw nothing.
+    assert.match(
+      err,
+      /^nora import run: interrupted: \d+ files? done; run again with the same --state .*nexus\.jsonl to resume$/m,
+    );
     const done = (await fs.readFile(state, 'utf8')).trim().split('\n').length;
     assert.ok(done >= 1 && done < 15, `${done} lines in the state`);
 

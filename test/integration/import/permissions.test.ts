@@ -269,6 +269,107 @@ describe('nora import --with-permissions', () => {
     assert.equal(await status(`${server.url}/raw/other/c.txt`, 'dave', 'PUT', 'c'), 403);
   });
 
+  test('artifactory: a target with include patterns on several formats maps its Maven part; a re-run keeps a differing fragment', async () => {
+    await using work = await tempDir('nora-import-perm-inc-');
+    await fs.writeFile(path.join(work.path, 'users.htpasswd'), htpasswdOf(USERS));
+    const config = await writeConfigToml(work.path, [
+      '[auth]',
+      'enabled = true',
+      `htpasswd_file = ${JSON.stringify(path.join(work.path, 'users.htpasswd'))}`,
+      'admin_users = ["admin"]',
+    ]);
+    await using server = await serveNora({ dir: work.path });
+    const cliPom = 'commons-cli/commons-cli/1.0/commons-cli-1.0.pom';
+    await using source = await startSourceFixture({
+      flavour: 'artifactory',
+      repos: [
+        { ...MAVEN, files: new Map([[cliPom, file(pom('1.0', 'commons-cli', 'commons-cli'))]]) },
+        { name: 'npm-local', packageType: 'npm', kind: 'local', files: new Map() },
+        { name: 'pypi-local', packageType: 'pypi', kind: 'local', files: new Map() },
+      ],
+      security: {
+        permissionTargets: {
+          cli: {
+            name: 'cli',
+            repo: {
+              repositories: ['ANY LOCAL'],
+              'include-patterns': ['commons-cli/**'],
+              actions: { users: { bob: ['read', 'write', 'delete', 'manage'] } },
+            },
+          },
+        },
+        groups: {},
+      },
+    });
+    const env = { NORA_IMPORT_TARGET_USER: 'admin', NORA_IMPORT_TARGET_PASSWORD: 'admin-pw-1' };
+    const out = path.join(work.path, 'rules.toml');
+    const run = (...extra: string[]): ReturnType<typeof nora> =>
+      nora(
+        [
+          'import',
+          'run',
+          '--source',
+          'artifactory',
+          '--url',
+          source.url,
+          '--registry',
+          server.url,
+          '--allow-private-cidrs',
+          '--state',
+          path.join(work.path, 'state.jsonl'),
+          '--with-permissions',
+          '--permissions-out',
+          out,
+          ...extra,
+        ],
+        env,
+      );
+    const ran = await run('--grant-write');
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    const fragment = await fs.readFile(out, 'utf8');
+    assert.match(
+      fragment,
+      /# Artifactory permission target "cli": libs-release-local → maven-hosted\n\[\[auth\.rules\]\]\nrepositories = \["maven-hosted"\]\npaths = \["commons-cli\/\*\*"\]\nusers = \["bob"\]\nactions = \["read"\]/,
+    );
+    assert.match(
+      fragment,
+      /paths = \["commons-cli\/\*\*"\]\nusers = \["bob"\]\nactions = \["write", "delete"\]/,
+    );
+    for (const reason of [
+      /"cli", user bob on npm-local: not mapped: include patterns commons-cli\/\*\* \(file patterns do not name npm packages in NORA\)/,
+      /"cli", user bob on pypi-local: not mapped: include patterns commons-cli\/\*\* \(file patterns do not name pypi packages in NORA\)/,
+      /"cli", user bob on [^\n]*: "manage" not mapped/,
+    ]) {
+      assert.match(fragment, reason);
+      assert.match(ran.stderr, reason);
+    }
+    assert.doesNotMatch(fragment, /not mapped at all/);
+
+    // Again, read only: the reviewed --grant-write fragment stays, the new one goes beside it.
+    const again = await run();
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(await fs.readFile(out, 'utf8'), fragment, 'the reviewed fragment is kept');
+    const beside = path.join(work.path, 'rules-2.toml');
+    assert.match(again.stderr, /rules\.toml exists with other rules: left as it is/);
+    assert.match(again.stderr, /permissions: \d+ rules written to .*rules-2\.toml/);
+    assert.match(await fs.readFile(beside, 'utf8'), /Read only \(no --grant-write\)/);
+    const same = await run();
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stderr, /written to .*rules-2\.toml/, 'the same rules: the same file');
+    await assert.rejects(fs.stat(path.join(work.path, 'rules-3.toml')));
+
+    await fs.writeFile(config, `${await fs.readFile(config, 'utf8')}\n${fragment}`);
+    const checked = await nora(['config', 'check', config]);
+    assert.equal(checked.code, 0, checked.stderr);
+    server.child.kill('SIGHUP');
+    await waitFor(() => server.output().includes('configuration reloaded'));
+    const url = `${server.url}/repository/maven-hosted/${cliPom}`;
+    assert.equal(await status(url, 'bob'), 200, 'bob reads the POM');
+    assert.equal(await status(url, 'carol'), 403, 'carol is granted nothing');
+    const next = `${server.url}/repository/maven-hosted/commons-cli/commons-cli/1.1/commons-cli-1.1.pom`;
+    assert.equal(await status(next, 'bob', 'PUT', pom('1.1', 'commons-cli', 'commons-cli')), 201);
+  });
+
   test('nexus: roles become groups, view privileges rules; nx-all and content selectors are said', async () => {
     await using work = await tempDir('nora-import-perm-nx-');
     await fs.writeFile(path.join(work.path, 'users.htpasswd'), htpasswdOf(USERS));

@@ -51,6 +51,14 @@ test('nora re-pin: refusals, dry run, apply, restore a missing blob, idempotence
     const refused = await rePin(key, '--expected', sha256(newBytes), '--file', good, '--yes');
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /^nora re-pin: a NORA server \(pid \d+\) is running on /);
+    // A dry run beside it writes nothing, not even SQLite's WAL index (trial 31: nora.db-shm
+    // changed: a read-only WAL reader updates its read marks there).
+    const shm = path.join(storage, 'nora.db-shm');
+    const shmBefore = await fs.readFile(shm);
+    const besides = await rePin(key, '--expected', sha256(newBytes), '--file', good);
+    assert.equal(besides.code, 0, besides.stderr);
+    assert.match(besides.stdout, /dry run|would/i);
+    assert.ok(shmBefore.equals(await fs.readFile(shm)), 'nora.db-shm unchanged');
   }
 
   // Bad KEYs, formats and flags: exit 2, the reason.
