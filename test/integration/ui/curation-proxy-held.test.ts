@@ -88,13 +88,14 @@ describe('web UI: a PyPI proxy page under quarantine enforce', () => {
     }
     assert.equal(detail.install, undefined);
     const fact = detail.facts?.find((f) => f.label === 'curation');
-    assert.equal(fact?.reason, 'quarantine');
+    assert.ok(fact !== undefined);
+    assert.equal(fact.reason, 'quarantine');
     assert.match(
-      fact?.value ?? '',
+      fact.value ?? '',
       /^curation: pypi young-lib@1\.1\.0 is in quarantine \(first seen /,
     );
     // The download's own words (the 403 text names the same hold).
-    const words = (fact?.value ?? '').replace(/^curation: /, '');
+    const words = (fact.value ?? '').replace(/^curation: /, '');
     assert.ok(
       refusals.some((r) => r.includes(words)),
       `${words}\n${refusals.join('\n')}`,

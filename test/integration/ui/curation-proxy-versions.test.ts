@@ -76,8 +76,9 @@ describe('web UI: a proxied npm package with a curated version', () => {
   });
 
   test('every version with its marks, latest as served, an install line that installs', async () => {
-    const served = (await new NpmHttp(`${front.url}/repository/npm-proxy`).packument('newb-lib'))
-      .json<{ 'dist-tags': Record<string, string> }>();
+    const served = (
+      await new NpmHttp(`${front.url}/repository/npm-proxy`).packument('newb-lib')
+    ).json<{ 'dist-tags': Record<string, string> }>();
     assert.equal(served['dist-tags']['latest'], '1.0.0');
 
     const res = await fetch(`${front.url}/api/ui/npm/newb-lib?repo=npm-proxy`);
@@ -92,14 +93,15 @@ describe('web UI: a proxied npm package with a curated version', () => {
     );
     assert.match(detail.install ?? '', /^npm install newb-lib@1\.0\.0 --registry /);
     assert.equal(detail.facts?.find((f) => f.label === 'distTags')?.value, 'latest: 1.0.0');
+    const curation = detail.facts.find((f) => f.label === 'curation');
     assert.match(
-      detail.facts?.find((f) => f.label === 'curation')?.value ?? '',
+      curation?.value ?? '',
       /^curation: npm newb-lib@1\.1\.0 is blocked by curation \(blocklist rule 1 .*\): bad build$/,
     );
 
-    const list = (await (
-      await fetch(`${front.url}/api/ui/npm/list?repo=npm-proxy`)
-    ).json()) as { entries: { name: string; latest?: string }[] };
+    const list = (await (await fetch(`${front.url}/api/ui/npm/list?repo=npm-proxy`)).json()) as {
+      entries: { name: string; latest?: string }[];
+    };
     assert.equal(list.entries.find((e) => e.name === 'newb-lib')?.latest, '1.0.0');
   });
 
@@ -115,7 +117,10 @@ describe('web UI: a proxied npm package with a curated version', () => {
     assert.equal(detail.facts?.find((f) => f.label === 'curation')?.value, refused);
     assert.equal(detail.install, undefined);
     for (const v of detail.versions) {
-      assert.ok(v.marks?.some((m) => m.mark === 'refusedByCuration'), JSON.stringify(v));
+      assert.ok(
+        v.marks?.some((m) => m.mark === 'refusedByCuration'),
+        JSON.stringify(v),
+      );
     }
   });
 

@@ -67,6 +67,7 @@ describe('localMark', () => {
     { mark: 'snapshot' },
     { mark: 'pseudoVersion' },
     { mark: 'refusedByCuration' },
+    { mark: 'held', until: Date.UTC(2026, 11, 8, 12) },
     { mark: 'folder', files: 3 },
   ];
 
@@ -78,11 +79,14 @@ describe('localMark', () => {
       'snapshot',
       'pseudo-version',
       'refused by curation',
+      'held until 2026-12-08T12:00:00Z',
       'folder, 3 files',
     ]);
     for (const language of LANGUAGES.filter((l) => l !== 'en')) {
       const local = every.map((m) => localMark(m, translator(language)));
-      local.forEach((text, i) => assert.notEqual(text, en[i], `${language}: ${en[i]}`));
+      local.forEach((text, i) => {
+        assert.notEqual(text, en[i], `${language}: ${en[i]}`);
+      });
     }
     assert.equal(localMark({ mark: 'folder', files: 3 }, translator('ru')), 'папка, файлов: 3');
   });
