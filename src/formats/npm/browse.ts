@@ -196,7 +196,9 @@ function proxiedDetail(
     }));
   const list: BrowseVersion[] = judged.map(({ v, refused }) => {
     const marks = [
-      ...(v.deprecated === undefined ? [] : [{ mark: 'deprecated', detail: v.deprecated } as const]),
+      ...(v.deprecated === undefined
+        ? []
+        : [{ mark: 'deprecated', detail: v.deprecated } as const]),
       ...(refused === undefined ? [] : [refused.mark]),
     ];
     const at = v.time === undefined ? NaN : Date.parse(v.time);
@@ -254,6 +256,9 @@ function latestOnly(
       },
     ],
     install: refused === undefined ? npmInstall(name, p.latest, repositoryUrl) : undefined,
-    facts: [{ label: 'cachedFrom', upstream: true }, ...(refused === undefined ? [] : [refused.fact])],
+    facts: [
+      { label: 'cachedFrom', upstream: true },
+      ...(refused === undefined ? [] : [refused.fact]),
+    ],
   };
 }
