@@ -209,20 +209,18 @@ export function localFact(fact: BrowseFact, t: Translate): readonly [string, str
 
 /**
  * Curation's refusal in `t`'s language: English shows the engine's message as a download gets
- * it (`curation.fact` is `{message}`); other languages compose it from the translated reason
+ * it (`curation.verbatim`); other languages compose it from the translated reason
  * kind and `available from`, the rule and the operator's reason staying as written.
  */
 function localCuration(fact: BrowseCurationFact, t: Translate): string {
-  return t('curation.fact', {
-    message: fact.value,
-    reason: t(`curation.${fact.reason}`, { what: fact.subject }),
-    rule: fact.rule === undefined ? '' : ` (${fact.rule})`,
-    note: fact.note === undefined ? '' : `: ${fact.note}`,
-    until:
-      fact.until === undefined
-        ? ''
-        : `; ${t('curation.availableFrom', { at: isoSeconds(fact.until) })}`,
-  });
+  if (t('curation.verbatim') === 'yes') return fact.value;
+  const rule = fact.rule === undefined ? '' : ` (${fact.rule})`;
+  const note = fact.note === undefined ? '' : `: ${fact.note}`;
+  const until =
+    fact.until === undefined
+      ? ''
+      : `; ${t('curation.availableFrom', { at: isoSeconds(fact.until) })}`;
+  return `${t(`curation.${fact.reason}`, { what: fact.subject })}${rule}${note}${until}`;
 }
 
 /**
