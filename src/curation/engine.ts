@@ -109,6 +109,10 @@ interface Found {
   /** Where the rule is (`/etc/nora/blocklist.json:4`): for logs and explain, never clients. */
   readonly source?: string | undefined;
   readonly why: string;
+  /** When the min release age lets it through (ms). */
+  readonly until?: number | undefined;
+  /** A blocklist rule's operator-written reason. */
+  readonly note?: string | undefined;
 }
 
 /**
@@ -135,6 +139,7 @@ export function findRefusal(policy: Policy, subject: CurationSubject): Found | u
       rule: `blocklist rule ${rule.index} (${rule.registry} ${rule.name.source} ${rule.version.source})`,
       source: `${policy.blocklist?.file}${rule.line === undefined ? '' : `:${rule.line}`}`,
       why: rule.reason,
+      note: rule.reason,
     };
   }
   const entries = policy.allowlist?.entries;
@@ -325,6 +330,7 @@ export class CurationEngine implements CurationGate {
       reason: 'min_release_age',
       rule: `min_release_age ${formatDuration(age)}`,
       why: `${when}, younger than the minimum release age of ${formatDuration(age)}; available from ${iso(from)}`,
+      until: from,
     };
   }
 
@@ -361,6 +367,8 @@ export class CurationEngine implements CurationGate {
         message: `curation: ${said}; served: bypass token`,
         rule: found.rule,
         source: found.source,
+        until: found.until,
+        note: found.note,
       };
     }
     if (policy.mode === 'audit') {
@@ -371,6 +379,8 @@ export class CurationEngine implements CurationGate {
         message: `curation (audit): ${said}; served: audit mode`,
         rule: found.rule,
         source: found.source,
+        until: found.until,
+        note: found.note,
       };
     }
     return {
@@ -380,6 +390,8 @@ export class CurationEngine implements CurationGate {
       message: `curation: ${said}`,
       rule: found.rule,
       source: found.source,
+      until: found.until,
+      note: found.note,
     };
   }
 

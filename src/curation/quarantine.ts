@@ -39,6 +39,7 @@ export function quarantineVerdict(what: string, hold: QuarantineHold): CurationV
       refuse: false,
       message: `curation (quarantine observe): ${said}; served: observe mode`,
       rule,
+      until: hold.until,
     };
   }
   if (!hold.refuse) {
@@ -48,6 +49,7 @@ export function quarantineVerdict(what: string, hold: QuarantineHold): CurationV
       refuse: false,
       message: `curation: ${said}; served: bypass token`,
       rule,
+      until: hold.until,
     };
   }
   return {
@@ -56,6 +58,7 @@ export function quarantineVerdict(what: string, hold: QuarantineHold): CurationV
     refuse: true,
     message: `curation: ${said}; retry after the release time`,
     rule,
+    until: hold.until,
   };
 }
 

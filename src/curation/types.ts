@@ -202,6 +202,16 @@ export interface CurationVerdict {
   readonly rule?: string | undefined;
   /** Where that rule is (`/etc/nora/blocklist.json:4`): logged, never sent to clients. */
   readonly source?: string | undefined;
+  /**
+   * When a time-based refusal ends, ms since the epoch: the min release age's `available from`,
+   * the quarantine's release time. What the web UI shows in its language (src/ui/curation.ts).
+   */
+  readonly until?: number | undefined;
+  /**
+   * A blocklist rule's `reason` as the operator wrote it (the part of `message` after the rule),
+   * shown as written in every language; absent for the engine's own reasons.
+   */
+  readonly note?: string | undefined;
 }
 
 /** The gate formats hold (`FormatContext.curation`). Never throws except `guard`'s refusal. */

@@ -7,11 +7,13 @@
  */
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
+import { isoSeconds } from '../curation/quarantine.ts';
 import type { Translate } from './i18n.ts';
 import { html, type Html } from './layout.ts';
 import type { UiRequest } from './routes.ts';
 import type {
   BrowseDetail,
+  BrowseCurationFact,
   BrowseFact,
   BrowseFile,
   BrowseList,
@@ -201,7 +203,24 @@ export function localFact(fact: BrowseFact, t: Translate): readonly [string, str
   if ('upstream' in fact) return [label, t('fact.upstreamProxy')];
   if ('first' in fact)
     return [label, t('fact.listingFirst', { count: fact.first, url: fact.rest })];
+  if ('reason' in fact) return [label, localCuration(fact, t)];
   return [label, fact.value];
+}
+
+/**
+ * Curation's refusal in `t`'s language: English shows the engine's message as a download gets
+ * it (`curation.verbatim`); other languages compose it from the translated reason
+ * kind and `available from`, the rule and the operator's reason staying as written.
+ */
+function localCuration(fact: BrowseCurationFact, t: Translate): string {
+  if (t('curation.verbatim') === 'yes') return fact.value;
+  const rule = fact.rule === undefined ? '' : ` (${fact.rule})`;
+  const note = fact.note === undefined ? '' : `: ${fact.note}`;
+  const until =
+    fact.until === undefined
+      ? ''
+      : `; ${t('curation.availableFrom', { at: isoSeconds(fact.until) })}`;
+  return `${t(`curation.${fact.reason}`, { what: fact.subject })}${rule}${note}${until}`;
 }
 
 /**
@@ -210,6 +229,7 @@ export function localFact(fact: BrowseFact, t: Translate): readonly [string, str
  */
 export function localMark(mark: BrowseMark, t: Translate): string {
   if (mark.mark === 'folder') return t('mark.folder', { files: mark.files ?? 0 });
+  if (mark.mark === 'held') return t('mark.held', { until: isoSeconds(mark.until ?? 0) });
   const text = t(`mark.${mark.mark}`);
   return mark.detail === undefined || mark.detail === '' ? text : `${text}: ${mark.detail}`;
 }

@@ -22,6 +22,8 @@ import { type Kysely, sql, type RawBuilder } from 'kysely';
 import type { AccessControl, Principal } from '../auth/access.ts';
 import type { FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
+import type { CurationGate } from '../curation/types.ts';
+import { curationShown } from './curation.ts';
 import type {
   BrowseDetail,
   BrowseEntry,
@@ -90,6 +92,11 @@ export interface BrowseDeps {
   readonly db: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   readonly access: AccessControl;
   readonly repositories: RepositoryRegistry;
+  /**
+   * The app's curation gate (FormatContext.curation): a proxy's cached versions carry its
+   * verdict (src/ui/curation.ts); absent, none.
+   */
+  readonly curation?: CurationGate | undefined;
 }
 
 export interface SqlBrowseOptions extends BrowseDeps {
@@ -319,25 +326,51 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       })),
       rows.newestFirst,
     );
-    const versions = [...byVersion.entries()].map(([version, fs]) => ({
-      version,
-      publishedAt: Math.max(...fs.map((f) => f.at)),
-      bytes: fs.reduce((n, f) => n + f.bytes, 0),
-      // One digest per file: shown for a single-file version only, the newest's in the facts.
-      digest: fs.length === 1 ? fs[0]?.digest : undefined,
-      cached: true,
-    }));
+    // Curation's verdict on each version, as its download gets it (a quarantine hold is by the
+    // file's digest): a refused version is marked and never the install line's.
+    const judged = new Map(
+      [...byVersion.entries()].map(([version, fs]) => [
+        version,
+        fs
+          .map((f) =>
+            curationShown(options.curation, {
+              registry: options.format,
+              name,
+              version,
+              digest: f.digest,
+            }),
+          )
+          .find((shown) => shown !== undefined),
+      ]),
+    );
+    const versions = [...byVersion.entries()].map(([version, fs]) => {
+      const refused = judged.get(version);
+      return {
+        version,
+        publishedAt: Math.max(...fs.map((f) => f.at)),
+        bytes: fs.reduce((n, f) => n + f.bytes, 0),
+        // One digest per file: shown for a single-file version only, the newest's in the facts.
+        digest: fs.length === 1 ? fs[0]?.digest : undefined,
+        cached: true,
+        ...(refused === undefined ? {} : { marks: [refused.mark] }),
+      };
+    });
     versions.sort(
       rows.newestFirst === undefined
         ? (a, b) => b.publishedAt - a.publishedAt
         : (a, b) => rows.newestFirst?.(a.version, b.version) ?? 0,
     );
+    const installs = versions.filter((v) => judged.get(v.version) === undefined);
+    const install =
+      newest !== undefined && judged.get(newest) === undefined ? newest : installs[0]?.version;
+    const refusal = versions.map((v) => judged.get(v.version)).find((j) => j !== undefined);
     return {
       name,
       versions,
-      install: cached.install(name, newest, request),
+      install: install === undefined ? undefined : cached.install(name, install, request),
       facts: [
         { label: 'repository', value: repo },
+        ...(refusal === undefined ? [] : [refusal.fact]),
         ...(byVersion.get(newest ?? '') ?? []).map((f) => ({
           file: f.file,
           bytes: f.bytes,

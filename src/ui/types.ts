@@ -13,6 +13,7 @@
 import type { Principal } from '../auth/access.ts';
 import type { FormatName } from '../config/schema.ts';
 import type { Repository } from '../repos/repository.ts';
+import type { CurationReason } from '../curation/types.ts';
 
 /** How a list is asked for: `q` a case-insensitive substring of the name (empty: all). */
 export interface BrowseQuery {
@@ -66,13 +67,22 @@ export interface BrowseVersion {
 /**
  * A version's badge: `mark` keys the UI's message `mark.<mark>` (src/ui/i18n.ts), so the page
  * reads it in its language; `detail` is data shown after it as written (a yank reason, a
- * deprecation message: untrusted text); `files` is a raw folder's file count.
+ * deprecation message: untrusted text); `files` is a raw folder's file count; `until` when a
+ * quarantine hold (`held`) ends.
  */
 export interface BrowseMark {
   readonly mark:
-    'yanked' | 'deprecated' | 'snapshot' | 'pseudoVersion' | 'refusedByCuration' | 'folder';
+    | 'yanked'
+    | 'deprecated'
+    | 'snapshot'
+    | 'pseudoVersion'
+    | 'refusedByCuration'
+    | 'held'
+    | 'folder';
   readonly detail?: string | undefined;
   readonly files?: number | undefined;
+  /** `held`: when the quarantine releases it (ms since the epoch). */
+  readonly until?: number | undefined;
 }
 
 /** A fact's label: keys the UI's message `fact.<label>` (src/ui/i18n.ts). */
@@ -97,7 +107,25 @@ export type BrowseFact =
   | { readonly label: FactLabel; readonly value: string }
   | { readonly label: 'cachedFrom'; readonly upstream: true }
   | { readonly label: 'listing'; readonly first: number; readonly rest: string }
+  | BrowseCurationFact
   | BrowseFileFact;
+
+/**
+ * Curation's refusal of a proxied version (src/ui/curation.ts): `value` is the engine's message,
+ * word for word what a download gets (the JSON twin and English pages show it); other languages
+ * compose their own sentence from `reason` (a CurationReason), `subject` (`npm name@1.0.0`),
+ * `rule` (`blocklist rule 1 (…)`, data), `note` (the operator's reason, as written) and `until`
+ * (ms: when the min release age or the quarantine lets it through).
+ */
+export interface BrowseCurationFact {
+  readonly label: 'curation';
+  readonly value: string;
+  readonly reason: CurationReason;
+  readonly subject: string;
+  readonly rule?: string | undefined;
+  readonly note?: string | undefined;
+  readonly until?: number | undefined;
+}
 
 /** A stored file as a fact (the newest version's files: PyPI, Maven, a proxy's cache). */
 export interface BrowseFileFact {

@@ -113,7 +113,12 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
         hosted.forgetKept();
       });
       context.browse.provide(
-        cargoBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+        cargoBrowse({
+          db: context.db,
+          access: context.access,
+          repositories: context.repositories,
+          curation: context.curation,
+        }),
       );
       // Crates published while auth was off have no owner: with auth on only an admin may change
       // them (service.ts). Said once at start-up and when a reload turns auth on.

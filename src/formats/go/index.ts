@@ -95,7 +95,12 @@ export const goFormat: FormatModule = {
       hosted.forgetStates();
     });
     context.browse.provide(
-      goBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      goBrowse({
+        db: context.db,
+        access: context.access,
+        repositories: context.repositories,
+        curation: context.curation,
+      }),
     );
     const proxySource = new GoProxy({
       config: context.config,

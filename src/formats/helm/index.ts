@@ -90,7 +90,12 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         hosted.forgetSnapshots();
       });
       context.browse.provide(
-        helmBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+        helmBrowse({
+          db: context.db,
+          access: context.access,
+          repositories: context.repositories,
+          curation: context.curation,
+        }),
       );
       const parser = options.indexParser?.() ?? new UpstreamIndexParser();
       context.onClose(() => parser.close());

@@ -114,7 +114,12 @@ export const mavenFormat: FormatModule = {
       hotFiles.reset();
     });
     context.browse.provide(
-      mavenBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+      mavenBrowse({
+        db: context.db,
+        access: context.access,
+        repositories: context.repositories,
+        curation: context.curation,
+      }),
     );
     const settingsOf = (repo: Repository): HostedSettings => {
       const config = context.config();

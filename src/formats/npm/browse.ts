@@ -16,12 +16,25 @@ import {
   type BrowseDeps,
 } from '../../ui/browse-sql.ts';
 import type { CurationGate } from '../../curation/types.ts';
-import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import type { BrowseDetail, BrowseSource, BrowseVersion } from '../../ui/types.ts';
+import { curationShown } from '../../ui/curation.ts';
+import type { PackageView } from './packument.ts';
+import { curatedView } from './service.ts';
 import { compareVersions } from './names.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
-/** `curation`: the app's gate (FormatContext.curation); absent, proxied versions show no verdict. */
-export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSource {
+/** A proxy repository's cached packument of a name (NpmUpstream.peek), never the upstream's. */
+export type CachedView = (repo: string, name: string) => Promise<PackageView | undefined>;
+
+/**
+ * `curation`: the app's gate (FormatContext.curation); absent, proxied versions show no verdict.
+ * `cachedView`: a proxy's cached packument; absent, a proxied package shows its `latest` only.
+ */
+export function npmBrowse(
+  deps: BrowseDeps,
+  curation?: CurationGate,
+  cachedView?: CachedView,
+): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'npm',
@@ -41,6 +54,13 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
         // Member order: the first member's `latest` is the one a read through the group sees.
         for (const repo of [...repos].reverse()) {
           for (const r of rows.rows) if (r.repo === repo) out.set(r.name, r.version);
+          if (deps.repositories.get(repo)?.kind !== 'proxy' || cachedView === undefined) continue;
+          // A proxy's `latest` as its served packument says, after curation hid versions.
+          for (const name of names) {
+            const view = await cachedView(repo, name);
+            const latest = view && curatedView(view, curation).tags['latest'];
+            if (latest !== undefined) out.set(name, latest);
+          }
         }
         return out;
       },
@@ -88,32 +108,10 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
       if (versions[0]?.repo !== holder) {
         const p = proxied[0];
         if (p === undefined) return undefined;
-        // Not counted, not logged: only a download is a decision (CurationGate.decide).
-        const verdict = curation?.decide({ registry: 'npm', name, version: p.latest });
-        const refusal = verdict?.refuse === true ? verdict.message : undefined;
-        return {
-          name,
-          description: p.description || undefined,
-          versions: [
-            {
-              version: p.latest,
-              publishedAt: p.modified_at,
-              tags: ['latest'],
-              ...(refusal === undefined ? {} : { marks: [{ mark: 'refusedByCuration' } as const] }),
-            },
-          ],
-          install: shellCommand(
-            'npm',
-            'install',
-            `${name}@${p.latest}`,
-            '--registry',
-            `${request.repositoryUrl}/`,
-          ),
-          facts: [
-            { label: 'cachedFrom', upstream: true },
-            ...(refusal === undefined ? [] : [{ label: 'curation', value: refusal } as const]),
-          ],
-        };
+        const view = await cachedView?.(holder, name);
+        return view === undefined
+          ? latestOnly(name, p, request.repositoryUrl, curation)
+          : proxiedDetail(view, p.description, request.repositoryUrl, curation);
       }
       const tags = await sql<{
         tag: string;
@@ -141,13 +139,7 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
         name,
         description: pkg.rows[0]?.description || undefined,
         versions: list,
-        install: shellCommand(
-          'npm',
-          'install',
-          `${name}${latest === undefined ? '' : `@${latest}`}`,
-          '--registry',
-          `${request.repositoryUrl}/`,
-        ),
+        install: npmInstall(name, latest, request.repositoryUrl),
         facts: [
           {
             label: 'distTags',
@@ -158,4 +150,115 @@ export function npmBrowse(deps: BrowseDeps, curation?: CurationGate): BrowseSour
       };
     },
   });
+}
+
+/** `npm install name@version` from the repository. */
+function npmInstall(name: string, version: string | undefined, repositoryUrl: string): string {
+  return shellCommand(
+    'npm',
+    'install',
+    `${name}${version === undefined ? '' : `@${version}`}`,
+    '--registry',
+    `${repositoryUrl}/`,
+  );
+}
+
+/**
+ * A proxied package from its cached packument, as a client reading it through the proxy sees
+ * it: every version the upstream lists, newest first, with its deprecation and curation's
+ * verdict (the download's: the packument's `time` and integrity passed as the tarball route
+ * passes them); the dist-tags after curation hid versions (`curatedView`, what the served
+ * packument says); the install line naming `latest` when it installs, else the newest version a
+ * download serves (none: no install line).
+ */
+function proxiedDetail(
+  view: PackageView,
+  description: string,
+  repositoryUrl: string,
+  curation: CurationGate | undefined,
+): BrowseDetail {
+  const served = curatedView(view, curation);
+  const tagsOf = new Map<string, string[]>();
+  for (const [tag, version] of Object.entries(served.tags).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    tagsOf.set(version, [...(tagsOf.get(version) ?? []), tag]);
+  }
+  const judged = [...view.versions]
+    .sort((a, b) => compareVersions(b.version, a.version))
+    .map((v) => ({
+      v,
+      refused: curationShown(curation, {
+        registry: 'npm',
+        name: view.name,
+        version: v.version,
+        integrity: v.integrity,
+        publishedAt: v.time === undefined ? undefined : Date.parse(v.time),
+      }),
+    }));
+  const list: BrowseVersion[] = judged.map(({ v, refused }) => {
+    const marks = [
+      ...(v.deprecated === undefined
+        ? []
+        : [{ mark: 'deprecated', detail: v.deprecated } as const]),
+      ...(refused === undefined ? [] : [refused.mark]),
+    ];
+    const at = v.time === undefined ? NaN : Date.parse(v.time);
+    return {
+      version: v.version,
+      ...(Number.isFinite(at) ? { publishedAt: at } : {}),
+      ...(v.integrity === undefined ? {} : { digest: v.integrity }),
+      tags: tagsOf.get(v.version) ?? [],
+      ...(marks.length === 0 ? {} : { marks }),
+    };
+  });
+  const installs = judged.filter((j) => j.refused === undefined).map((j) => j.v.version);
+  const latest = served.tags['latest'];
+  const install = latest !== undefined && installs.includes(latest) ? latest : installs[0];
+  const refusal = judged.find((j) => j.refused !== undefined)?.refused;
+  return {
+    name: view.name,
+    description: description || undefined,
+    versions: list,
+    install: install === undefined ? undefined : npmInstall(view.name, install, repositoryUrl),
+    facts: [
+      {
+        label: 'distTags',
+        value: Object.entries(served.tags)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([tag, version]) => `${tag}: ${version}`)
+          .join(', '),
+      },
+      { label: 'cachedFrom', upstream: true },
+      ...(refusal === undefined ? [] : [refusal.fact]),
+    ],
+  };
+}
+
+/**
+ * A proxied package whose packument is not in the cache (only its search-index row is): its
+ * `latest` as last seen, with curation's verdict on it.
+ */
+function latestOnly(
+  name: string,
+  p: { latest: string; modified_at: number; description: string },
+  repositoryUrl: string,
+  curation: CurationGate | undefined,
+): BrowseDetail {
+  const refused = curationShown(curation, { registry: 'npm', name, version: p.latest });
+  return {
+    name,
+    description: p.description || undefined,
+    versions: [
+      {
+        version: p.latest,
+        publishedAt: p.modified_at,
+        tags: ['latest'],
+        ...(refused === undefined ? {} : { marks: [refused.mark] }),
+      },
+    ],
+    install: refused === undefined ? npmInstall(name, p.latest, repositoryUrl) : undefined,
+    facts: [
+      { label: 'cachedFrom', upstream: true },
+      ...(refused === undefined ? [] : [refused.fact]),
+    ],
+  };
 }

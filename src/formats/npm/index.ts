@@ -121,6 +121,10 @@ export const npmFormat: FormatModule = {
       npmBrowse(
         { db: context.db, access: context.access, repositories: context.repositories },
         context.curation,
+        async (repoName, name) => {
+          const repo = context.repositories.get(repoName);
+          return repo === undefined ? undefined : upstreams.get(repo)?.peek(name);
+        },
       ),
     );
     const npmRepos = context.repositories.byFormat('npm');

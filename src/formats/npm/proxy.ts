@@ -176,6 +176,11 @@ class NpmProxyUpstream implements NpmUpstream {
     return (await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`)) !== undefined;
   }
 
+  async peek(name: string): Promise<PackageView | undefined> {
+    const entry = await this.#context.proxy.lookup(this.#repo.name, `packument:${name}`);
+    return entry === undefined ? undefined : (await this.#load(name, entry)).view;
+  }
+
   async #packument(
     name: string,
   ): Promise<{ parsed: ParsedPackument; validUntil: number; stale: boolean } | undefined> {

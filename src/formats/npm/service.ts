@@ -399,33 +399,9 @@ export class NpmService {
     return undefined;
   }
 
-  /**
-   * A proxied view without the versions curation blocks (enforce), so `npm install pkg` picks
-   * an allowed version and `pkg@blocked` fails with "no matching version"; a dist-tag naming a
-   * removed version is repointed (`curatedTags`).
-   */
+  /** The proxied view clients get (`curatedView`). */
   #curated(view: PackageView): PackageView {
-    const gate = this.#deps.curation;
-    if (gate?.mode() !== 'enforce') return view;
-    const versions = view.versions.filter(
-      (v) =>
-        !gate.hides({
-          registry: 'npm',
-          name: view.name,
-          version: v.version,
-          integrity: v.integrity,
-          publishedAt: v.time === undefined ? undefined : Date.parse(v.time),
-        }),
-    );
-    if (versions.length === view.versions.length) return view;
-    return {
-      ...view,
-      versions,
-      tags: curatedTags(
-        view.tags,
-        versions.map((v) => v.version),
-      ),
-    };
+    return curatedView(view, this.#deps.curation);
   }
 
   /**
@@ -1227,6 +1203,36 @@ export function versionOfTarball(name: string, filename: string): string | undef
   if (!filename.startsWith(`${base}-`) || !filename.endsWith('.tgz')) return undefined;
   const version = filename.slice(base.length + 1, -'.tgz'.length);
   return version === '' ? undefined : version;
+}
+
+/**
+ * A proxied view without the versions curation hides (`CurationGate.hides`: enforce, refused by
+ * a list or the min release age), so `npm install pkg` picks an allowed version and
+ * `pkg@blocked` fails with "no matching version"; a dist-tag naming a removed version is
+ * repointed (`curatedTags`). What a client reads through a proxy, and what the web UI shows as
+ * its `latest` (npmBrowse). Quarantine holds stay listed (their download answers 403).
+ */
+export function curatedView(view: PackageView, gate: CurationGate | undefined): PackageView {
+  if (gate?.mode() !== 'enforce') return view;
+  const versions = view.versions.filter(
+    (v) =>
+      !gate.hides({
+        registry: 'npm',
+        name: view.name,
+        version: v.version,
+        integrity: v.integrity,
+        publishedAt: v.time === undefined ? undefined : Date.parse(v.time),
+      }),
+  );
+  if (versions.length === view.versions.length) return view;
+  return {
+    ...view,
+    versions,
+    tags: curatedTags(
+      view.tags,
+      versions.map((v) => v.version),
+    ),
+  };
 }
 
 /**

@@ -32,6 +32,12 @@ export interface NpmUpstream {
    * this proxy's (a write never sends a name upstream, NpmService #heldElsewhere, repos/group-write.ts).
    */
   cached(name: string): Promise<boolean>;
+  /**
+   * The cached packument of `name` as this proxy last stored it (stale or not), without asking
+   * the upstream; undefined when none is cached. What the web UI shows (src/ui/types.ts: a
+   * proxy's page reads its cache, never the upstream).
+   */
+  peek(name: string): Promise<PackageView | undefined>;
   /** A tarball named in the upstream packument, verified against its integrity when filled. */
   tarball(name: string, filename: string): Promise<UpstreamTarball | undefined>;
   /** Forwards an audit request body; returns the upstream status and body. */

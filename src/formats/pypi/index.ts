@@ -199,7 +199,12 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
       const backends = { ...built, proxy: curatedPypiSource(built.proxy, context.curation) };
       if (backends.retention !== undefined) context.retention.provide(backends.retention);
       context.browse.provide(
-        pypiBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+        pypiBrowse({
+          db: context.db,
+          access: context.access,
+          repositories: context.repositories,
+          curation: context.curation,
+        }),
       );
       const { repositories } = context;
       const sourceOf = (member: Repository): PypiSource =>

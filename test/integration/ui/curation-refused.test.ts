@@ -66,13 +66,16 @@ describe('web UI: a proxied npm package curation refuses', () => {
     const res = await fetch(`${server.url}/api/ui/npm/cursed-lib?repo=npm-proxy`);
     const detail = (await res.json()) as DetailJson;
     assert.equal(res.status, 200, JSON.stringify(detail));
-    assert.deepEqual(detail.versions[0]?.marks, [{ mark: 'refusedByCuration' }]);
+    assert.deepEqual(detail.versions[0]?.marks, [
+      { mark: 'refusedByCuration', detail: 'compromised' },
+    ]);
     const fact = detail.facts?.find((f) => f.label === 'curation')?.value ?? '';
     assert.match(
       fact,
       /^curation: npm cursed-lib@2\.0\.0 is blocked by curation \(blocklist rule 1 .*compromised$/,
     );
-    // The page, in Russian: the fact's label translated, the engine's message as written.
+    // The page, in Russian: the fact's label and fixed parts translated, the rule and the
+    // operator's reason as written.
     const page = await fetch(`${server.url}/ui/npm/cursed-lib?repo=npm-proxy`, {
       headers: { 'accept-language': 'ru' },
     });
@@ -80,11 +83,14 @@ describe('web UI: a proxied npm package curation refuses', () => {
     assert.equal(page.status, 200, html);
     assert.ok(html.includes(`<th>${translator('ru')('fact.curation')}</th>`), html);
     assert.ok(
-      html.includes(`<span class="mark">${translator('ru')('mark.refusedByCuration')}</span>`),
+      html.includes(
+        `<span class="mark">${translator('ru')('mark.refusedByCuration')}: compromised</span>`,
+      ),
       html,
     );
     assert.ok(!html.includes('refused by curation'));
-    assert.ok(html.includes('cursed-lib@2.0.0 is blocked by curation (blocklist rule 1'));
+    assert.ok(html.includes('cursed-lib@2.0.0 заблокирована списком запретов (blocklist rule 1'));
+    assert.ok(!html.includes('is blocked by curation'));
 
     const fine = (await (
       await fetch(`${server.url}/api/ui/npm/fine-lib?repo=npm-proxy`)

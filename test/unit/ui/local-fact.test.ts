@@ -67,6 +67,7 @@ describe('localMark', () => {
     { mark: 'snapshot' },
     { mark: 'pseudoVersion' },
     { mark: 'refusedByCuration' },
+    { mark: 'held', until: Date.UTC(2026, 11, 8, 12) },
     { mark: 'folder', files: 3 },
   ];
 
@@ -78,6 +79,7 @@ describe('localMark', () => {
       'snapshot',
       'pseudo-version',
       'refused by curation',
+      'held until 2026-12-08T12:00:00Z',
       'folder, 3 files',
     ]);
     for (const language of LANGUAGES.filter((l) => l !== 'en')) {
