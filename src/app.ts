@@ -136,7 +136,7 @@ import {
 } from './audit/requests.ts';
 import type { AuditSettings } from './audit/types.ts';
 import { CurationEngine, loadPolicy, reloadCuration } from './curation/engine.ts';
-import { readInstallation } from './db/installation.ts';
+import { installationMigrations, readInstallation } from './db/installation.ts';
 import { firstSeenMigrations, SqlFirstSeenStore, startPruning } from './curation/first-seen.ts';
 
 export interface BuildOptions {
@@ -1764,10 +1764,16 @@ function stalledBodies(
   };
 }
 
-/** Every migration the app runs (core ones aside): for any tool that opens the same database. */
+/**
+ * Every migration the app runs (core ones aside): for any tool that opens the same database. The
+ * installation id's is here, not among the core ones openDatabase always adds: a test that builds
+ * an old database from a few early migrations would otherwise record it first, and its later
+ * upgrade would be refused as out of order.
+ */
 export function allMigrations(formats: readonly FormatModule[] = FORMATS): Record<string, never> {
   return Object.assign(
     {},
+    installationMigrations,
     proxyMigrations,
     authMigrations,
     firstSeenMigrations,

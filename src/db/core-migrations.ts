@@ -1,7 +1,6 @@
 /** Core schema: bookkeeping of stored blobs (sizes for /health and GC). */
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
-import { installationMigrations } from './installation.ts';
 
 export const coreMigrations: Record<string, Migration> = {
   '0000_core_blobs': {
@@ -14,5 +13,4 @@ export const coreMigrations: Record<string, Migration> = {
         .execute();
     },
   },
-  ...installationMigrations,
 };
