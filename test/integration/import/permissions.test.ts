@@ -108,6 +108,17 @@ const USERS = {
 const basic = (user: keyof typeof USERS): string =>
   `Basic ${Buffer.from(`${user}:${USERS[user]}`).toString('base64')}`;
 
+/** USERS in an htpasswd file in `dir` and a config.toml turning auth on with it (admin: admin). */
+async function authConfig(dir: string): Promise<string> {
+  await fs.writeFile(path.join(dir, 'users.htpasswd'), htpasswdOf(USERS));
+  return await writeConfigToml(dir, [
+    '[auth]',
+    'enabled = true',
+    `htpasswd_file = ${JSON.stringify(path.join(dir, 'users.htpasswd'))}`,
+    'admin_users = ["admin"]',
+  ]);
+}
+
 async function status(
   url: string,
   user?: keyof typeof USERS,
@@ -271,13 +282,7 @@ describe('nora import --with-permissions', () => {
 
   test('artifactory: a target with include patterns on several formats maps its Maven part; a re-run keeps a differing fragment', async () => {
     await using work = await tempDir('nora-import-perm-inc-');
-    await fs.writeFile(path.join(work.path, 'users.htpasswd'), htpasswdOf(USERS));
-    const config = await writeConfigToml(work.path, [
-      '[auth]',
-      'enabled = true',
-      `htpasswd_file = ${JSON.stringify(path.join(work.path, 'users.htpasswd'))}`,
-      'admin_users = ["admin"]',
-    ]);
+    const config = await authConfig(work.path);
     await using server = await serveNora({ dir: work.path });
     const cliPom = 'commons-cli/commons-cli/1.0/commons-cli-1.0.pom';
     await using source = await startSourceFixture({
@@ -372,13 +377,7 @@ describe('nora import --with-permissions', () => {
 
   test('nexus: roles become groups, view privileges rules; nx-all and content selectors are said', async () => {
     await using work = await tempDir('nora-import-perm-nx-');
-    await fs.writeFile(path.join(work.path, 'users.htpasswd'), htpasswdOf(USERS));
-    const config = await writeConfigToml(work.path, [
-      '[auth]',
-      'enabled = true',
-      `htpasswd_file = ${JSON.stringify(path.join(work.path, 'users.htpasswd'))}`,
-      'admin_users = ["admin"]',
-    ]);
+    const config = await authConfig(work.path);
     await using server = await serveNora({ dir: work.path });
     await using source = await startSourceFixture({
       flavour: 'nexus',
