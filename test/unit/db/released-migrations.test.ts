@@ -3,7 +3,7 @@
  * the released names, and db/migrate.ts refuses a new name that sorts before one already run
  * ("database migrations out of order"), so a new migration named before the newest released one
  * would stop every upgraded server at start. RELEASED is the set of the last landed build
- * (938afbf, 2026-12-05); extend it with each landing's new names.
+ * (3312ee8, 2026-12-06); extend it with each landing's new names.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,6 +38,14 @@ const RELEASED = [
   '0910_maven_deploy_memory',
   '0920_curation_first_seen',
   '0921_curation_first_seen_digest',
+  '0922_curation_first_seen_at',
+  '0925_core_installation',
+  '0926_helm_proxy_charts',
+  '0930_cargo_ui_cache',
+  '0931_go_ui_cache',
+  '0932_pypi_ui_cache',
+  '0933_maven_ui_cache',
+  '0934_helm_ui_cache',
 ];
 
 test('every migration of this build sorts after the newest released one (upgrades stay in order)', () => {
