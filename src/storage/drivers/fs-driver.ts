@@ -209,11 +209,13 @@ export class FsDriver implements StorageDriver {
   ): Promise<ObjectInfo> {
     const target = this.#path(key);
     if (this.#fsync && options.synced !== true) {
-      const fd = await openFd(localPath, 'r+');
+      // Open and close on the loop (no disk wait: the data is flushed by the fsync, which alone
+      // takes a thread-pool trip); closing a regular file flushes nothing.
+      const fd = openSync(localPath, 'r+');
       try {
         await fsyncFd(fd);
       } finally {
-        await closeFd(fd);
+        closeSync(fd);
       }
     }
     const dir = path.dirname(target);
@@ -819,15 +821,6 @@ function after(chunks: readonly Uint8Array[], written: number): readonly Uint8Ar
 function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     fsyncCallback(fd, (err) => {
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-
-function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    closeCallback(fd, (err) => {
       if (err) reject(err);
       else resolve();
     });

@@ -44,3 +44,27 @@ test('fs with fsync: a buffer write opens and renames without a thread-pool trip
   assert.equal(asyncRename.mock.callCount(), 0, 'the rename into place is synchronous');
   assert.equal(dirSyncs, 1, 'one directory fsync (in the pool) makes the rename durable');
 });
+
+test('fs with fsync: a spool file moved in is opened for its fsync on the loop, renamed there too', async (t) => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-trips-'));
+  t.after(() => fs.rm(root, { recursive: true, force: true }));
+  const driver = await FsDriver.open(root, {});
+  await driver.write('blobs/sha256/cd/cd01' as StorageKey, Buffer.from('first'));
+  const spool = path.join(root, '.tmp', 'spool-under-test');
+  await fs.writeFile(spool, 'spooled bytes');
+  const asyncOpen = mock.method(fsCallback, 'open');
+  const asyncClose = mock.method(fsCallback, 'close');
+  const asyncRename = mock.method(fs, 'rename');
+  syncBuiltinESMExports();
+  t.after(() => {
+    mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  const info = await driver.writeFile('blobs/sha256/cd/cd02' as StorageKey, spool);
+  assert.equal(info.size, 'spooled bytes'.length);
+  assert.equal(await fs.readFile(path.join(root, 'blobs/sha256/cd/cd02'), 'utf8'), 'spooled bytes');
+  await assert.rejects(fs.stat(spool), { code: 'ENOENT' });
+  assert.equal(asyncOpen.mock.callCount(), 0, 'opened for its fsync synchronously');
+  assert.equal(asyncClose.mock.callCount(), 0, 'closed synchronously');
+  assert.equal(asyncRename.mock.callCount(), 0, 'the rename into place is synchronous');
+});
