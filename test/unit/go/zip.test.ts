@@ -96,6 +96,17 @@ test('invalid file names and go.mod case stop the build with the file named', as
   await assert.rejects(listModuleFiles(work.path), /x\/GO\.MOD: go\.mod files must be lowercase/);
 });
 
+/** zipIntegrityProblem's verdicts on `bytes` in memory and from a file in `dir`. */
+function verdictsIn(
+  dir: string,
+): (bytes: Buffer) => Promise<[string | undefined, string | undefined]> {
+  const file = path.join(dir, 'check.zip');
+  return async (bytes) => {
+    await fs.writeFile(file, bytes);
+    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
+  };
+}
+
 test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact, damaged deflate, wrong size, stored entry, damaged stored entry)', async () => {
   await using dir = await tempDir('nora-go-zip-integrity-');
   const text = path.join(dir.path, 'a.go');
@@ -110,11 +121,7 @@ test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact,
     { path: 'noise.bin', localPath: noise, size: 0 },
   ]);
   const zip = await fs.readFile(out);
-  const verdicts = async (bytes: Buffer): Promise<[string | undefined, string | undefined]> => {
-    const file = path.join(dir.path, 'check.zip');
-    await fs.writeFile(file, bytes);
-    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
-  };
+  const verdicts = verdictsIn(dir.path);
   assert.deepEqual(await verdicts(zip), [undefined, undefined]);
 
   // Offsets of each entry's data, from the local headers (30 bytes + name + extra).
@@ -181,11 +188,7 @@ test('zipIntegrityProblem in memory: malformed central directories are refused a
   const zip = await fs.readFile(out);
   const { end, central, count } = layout(zip);
   assert.equal(count, 3);
-  const file = path.join(dir.path, 'check.zip');
-  const verdicts = async (bytes: Buffer): Promise<[string | undefined, string | undefined]> => {
-    await fs.writeFile(file, bytes);
-    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
-  };
+  const verdicts = verdictsIn(dir.path);
   const refusedBoth = async (bytes: Buffer, why: string, pattern?: RegExp): Promise<void> => {
     const [inMemory, fromFile] = await verdicts(bytes);
     assert.ok(inMemory !== undefined, `${why}: refused in memory`);
@@ -379,11 +382,7 @@ function zip64Of(name: string, data: Buffer): Buffer {
 test('zipIntegrityProblem in memory: zip64 sizes and offsets are read from the extra field and record, as yauzl reads them', async () => {
   await using dir = await tempDir('nora-go-zip64-');
   const zip = zip64Of('example.com/m@v1.0.0/a.txt', Buffer.from('hello zip64\n'));
-  const file = path.join(dir.path, 'z.zip');
-  const verdicts = async (bytes: Buffer): Promise<(string | undefined)[]> => {
-    await fs.writeFile(file, bytes);
-    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
-  };
+  const verdicts = verdictsIn(dir.path);
   assert.deepEqual(await verdicts(zip), [undefined, undefined]);
   // The extra field one field short: the offset is missing.
   const short = Buffer.from(zip);
