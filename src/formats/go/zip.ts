@@ -616,7 +616,10 @@ function zip64Extra(
 /** yauzl's validateFileName, for a name whose backslashes are read as slashes. */
 function unsafeName(name: string): string | undefined {
   if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) return `absolute path: ${name}`;
-  if (name.split('/').includes('..')) return `invalid relative path: ${name}`;
+  // Without splitting: this runs once per central directory record.
+  if (name === '..' || name.startsWith('../') || name.endsWith('/..') || name.includes('/../')) {
+    return `invalid relative path: ${name}`;
+  }
   return undefined;
 }
 

@@ -298,6 +298,12 @@ test('zipIntegrityProblem in memory: malformed central directories are refused a
     'dot-dot',
     /invalid relative path/,
   );
+  // `example.com/../1.0.0/b.go`: a `..` element inside the name.
+  await refusedBoth(
+    edited((c) => c.write('/../', nameAt + 11)),
+    'inner dot-dot',
+    /relative path/,
+  );
 });
 
 test('zipIntegrityProblem in memory: an entry over 8 MiB inflates as a stream, checked the same', async () => {
