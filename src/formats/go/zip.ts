@@ -22,7 +22,7 @@
  * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
  */
 import { promisify } from 'node:util';
-import { crc32, inflateRaw, inflateRawSync } from 'node:zlib';
+import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { checkGoModSyntax, unknownGoModStatements } from './gomod-syntax.ts';
@@ -383,9 +383,11 @@ export function checkZipHead(head: Buffer, module: string, version: string): str
  * (TTL -1): `go` failed on it ("zip: not a valid zip file") even after the upstream was fixed.
  * The module zip rules (paths, go.mod, collisions: checkModuleZip) are not applied: for a
  * proxied module they are the `go` command's to report, as for any proxy. `source` is the zip's
- * bytes or a file path; the work is one inflate of each entry (nothing kept).
+ * bytes (read directly: centralDirectory, entryProblemInMemory) or a file path (a spooled large
+ * zip, read through yauzl); the work is one inflate of each entry (nothing kept).
  */
 export async function zipIntegrityProblem(source: Buffer | string): Promise<string | undefined> {
+  if (typeof source !== 'string') return zipIntegrityProblemInMemory(source);
   const options = {
     lazyEntries: true,
     autoClose: false,
@@ -395,9 +397,7 @@ export async function zipIntegrityProblem(source: Buffer | string): Promise<stri
   };
   let zip: yauzl.ZipFile;
   try {
-    zip = await (typeof source === 'string'
-      ? yauzl.openPromise(source, options)
-      : yauzl.fromBufferPromise(source, options));
+    zip = await yauzl.openPromise(source, options);
   } catch (err) {
     return problemOf(err);
   }
@@ -409,16 +409,7 @@ export async function zipIntegrityProblem(source: Buffer | string): Promise<stri
     for await (const entry of zip.eachEntry()) {
       if (entry.fileName.endsWith('/')) continue;
       contents += entry.uncompressedSize;
-      if (contents > MAX_ZIP_FILE) {
-        return `total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`;
-      }
-      if (typeof source !== 'string') {
-        const problem = await entryProblemInMemory(source, entry);
-        if (problem !== STREAM_IT) {
-          if (problem !== undefined) return problem;
-          continue;
-        }
-      }
+      if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
       const stream = await zip.openReadStreamPromise(entry);
       let crc = 0;
       for await (const chunk of stream as AsyncIterable<Buffer>) crc = crc32(chunk, crc);
@@ -432,9 +423,207 @@ export async function zipIntegrityProblem(source: Buffer | string): Promise<stri
   }
 }
 
-/** entryProblemInMemory's answer for an entry it leaves to yauzl's stream (a large one). */
-const STREAM_IT = Symbol('stream it');
-/** Entries inflated in one call at most this large; larger ones are streamed. */
+const CONTENTS_TOO_LARGE = `total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`;
+
+/**
+ * zipIntegrityProblem of a zip held in memory (every proxied `.zip` up to proxy.ts
+ * MEMORY_FILL_BYTES): the central directory read from the buffer (centralDirectory), each entry
+ * checked in place (entryProblemInMemory). yauzl's walk (an Entry object with its extra fields
+ * parsed and strings decoded, a promise and a buffer copy per record) was ~5% of the main
+ * thread of a cold `go mod download`; the verdicts are yauzl's, plus Go's own refusal of an
+ * entry count lower than the records present.
+ */
+async function zipIntegrityProblemInMemory(zip: Buffer): Promise<string | undefined> {
+  const directory = centralDirectory(zip);
+  if (typeof directory === 'string') return directory;
+  // Bounds the inflating (each entry must inflate to exactly its declared size): `go` refuses
+  // module contents over MAX_ZIP_FILE anyway, and a small zip may claim gigabytes.
+  let contents = 0;
+  for (const entry of directory) {
+    if (entry.fileName.endsWith('/')) continue;
+    contents += entry.uncompressedSize;
+    if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
+    const problem = await entryProblemInMemory(zip, entry);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/** What the integrity check reads of a central directory record (APPNOTE.TXT 4.3.12). */
+interface CentralEntry {
+  /**
+   * UTF-8 when flag bit 11 says so, else Latin-1 (CP437's ASCII half is what is checked);
+   * backslashes read as slashes.
+   */
+  readonly fileName: string;
+  readonly generalPurposeBitFlag: number;
+  readonly compressionMethod: number;
+  readonly crc32: number;
+  /** Bytes, zip64 extra field applied. */
+  readonly compressedSize: number;
+  /** Bytes, zip64 extra field applied. */
+  readonly uncompressedSize: number;
+  /** Offset of the entry's local header in the archive, zip64 extra field applied. */
+  readonly relativeOffsetOfLocalHeader: number;
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const EOCD_BYTES = 22;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_EOCD_SIGNATURE = 0x06064b50;
+const ZIP64_EOCD_BYTES = 56;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const CENTRAL_HEADER_BYTES = 46;
+const ZIP64_EXTRA_ID = 0x0001;
+const U32_MAX = 0xffffffff;
+
+/** An 8-byte little-endian count or offset; NaN past 2^53 (no zip in memory is that large). */
+function readU64(buf: Buffer, at: number): number {
+  const value = buf.readBigUInt64LE(at);
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(value);
+}
+
+/**
+ * The central directory of the zip `zip` (APPNOTE.TXT 4.3.16 end of central directory record,
+ * searched backwards over at most a 64 KiB comment; 4.3.14–15 zip64 locator and record; 4.3.12
+ * file headers; 4.5.3 zip64 extra field), or the reason it does not parse, in yauzl's words
+ * where yauzl had one: no end record, a comment length that does not reach the end, multi-disk,
+ * more than MAX_ENTRIES entries, a record past the end or without its signature (an entry
+ * count larger than the records), an absolute or `..` name, a stored entry whose two sizes
+ * differ, a zip64 field missing. An entry count smaller than the records is refused as Go's
+ * archive/zip refuses it (yauzl read the first ones only).
+ */
+function centralDirectory(zip: Buffer): CentralEntry[] | string {
+  let end = -1;
+  const lowest = Math.max(0, zip.length - EOCD_BYTES - 0xffff);
+  for (let i = zip.length - EOCD_BYTES; i >= lowest; i--) {
+    if (zip.readUInt32LE(i) === EOCD_SIGNATURE) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) {
+    return 'End of central directory record signature not found. Either not a zip file, or file is truncated.';
+  }
+  if (zip.readUInt16LE(end + 20) !== zip.length - end - EOCD_BYTES) {
+    return 'Invalid comment length: extra bytes at the end of the file';
+  }
+  let disk = zip.readUInt16LE(end + 4);
+  let count = zip.readUInt16LE(end + 10);
+  let offset = zip.readUInt32LE(end + 16);
+  const locator = end - ZIP64_LOCATOR_BYTES;
+  if (locator >= 0 && zip.readUInt32LE(locator) === ZIP64_LOCATOR_SIGNATURE) {
+    const at = readU64(zip, locator + 8);
+    if (!(at + ZIP64_EOCD_BYTES <= zip.length) || zip.readUInt32LE(at) !== ZIP64_EOCD_SIGNATURE) {
+      return 'invalid zip64 end of central directory record signature';
+    }
+    disk = zip.readUInt32LE(at + 16);
+    count = readU64(zip, at + 32);
+    offset = readU64(zip, at + 48);
+  }
+  if (disk !== 0) return `multi-disk zip files are not supported: found disk number: ${disk}`;
+  if (!(count <= MAX_ENTRIES)) return `more than ${MAX_ENTRIES} entries`;
+  const entries: CentralEntry[] = [];
+  let at = offset;
+  for (let n = 0; n < count; n++) {
+    if (!(at + CENTRAL_HEADER_BYTES <= zip.length)) return 'unexpected EOF';
+    const signature = zip.readUInt32LE(at);
+    if (signature !== CENTRAL_HEADER_SIGNATURE) {
+      return `invalid central directory file header signature: 0x${signature.toString(16)}`;
+    }
+    const flags = zip.readUInt16LE(at + 8);
+    if ((flags & 0x40) !== 0) return 'strong encryption is not supported';
+    const nameStart = at + CENTRAL_HEADER_BYTES;
+    const extraStart = nameStart + zip.readUInt16LE(at + 28);
+    const extraEnd = extraStart + zip.readUInt16LE(at + 30);
+    const next = extraEnd + zip.readUInt16LE(at + 32);
+    if (next > zip.length) return 'unexpected EOF';
+    // Backslashes read as slashes, as yauzl read a lenient archive (strictFileNames: false).
+    const fileName = zip
+      .toString((flags & 0x800) !== 0 ? 'utf8' : 'latin1', nameStart, extraStart)
+      .replaceAll('\\', '/');
+    const nameProblem = unsafeName(fileName);
+    if (nameProblem !== undefined) return nameProblem;
+    let compressedSize = zip.readUInt32LE(at + 20);
+    let uncompressedSize = zip.readUInt32LE(at + 24);
+    let localHeader = zip.readUInt32LE(at + 42);
+    // Parsed even when no field is all ones: yauzl refused malformed extra fields in any entry.
+    const wide = extraEnd > extraStart ? zip64Extra(zip, extraStart, extraEnd) : undefined;
+    if (typeof wide === 'string') return wide;
+    if (wide !== undefined) {
+      // 4.5.3: only the fields whose 4-byte value is all ones, in this order.
+      let i = wide.start;
+      const widen = (narrow: number, what: string): number | string => {
+        if (narrow !== U32_MAX) return narrow;
+        if (i + 8 > wide.end)
+          return `zip64 extended information extra field does not include ${what}`;
+        i += 8;
+        return readU64(zip, i - 8);
+      };
+      const uncompressed = widen(uncompressedSize, 'uncompressed size');
+      if (typeof uncompressed === 'string') return uncompressed;
+      const compressed = widen(compressedSize, 'compressed size');
+      if (typeof compressed === 'string') return compressed;
+      const offset = widen(localHeader, 'relative header offset');
+      if (typeof offset === 'string') return offset;
+      [uncompressedSize, compressedSize, localHeader] = [uncompressed, compressed, offset];
+    }
+    const method = zip.readUInt16LE(at + 10);
+    if (method === 0 && compressedSize !== uncompressedSize + ((flags & 1) !== 0 ? 12 : 0)) {
+      return `compressed/uncompressed size mismatch for stored file: ${compressedSize} != ${uncompressedSize}`;
+    }
+    entries.push({
+      fileName,
+      generalPurposeBitFlag: flags,
+      compressionMethod: method,
+      crc32: zip.readUInt32LE(at + 16),
+      compressedSize,
+      uncompressedSize,
+      relativeOffsetOfLocalHeader: localHeader,
+    });
+    at = next;
+  }
+  // Go's archive/zip reads records while their signature holds and refuses a count that
+  // differs: a record after the counted ones means the count lies.
+  if (at + 4 <= zip.length && zip.readUInt32LE(at) === CENTRAL_HEADER_SIGNATURE) {
+    return `the end record counts ${count} entries, the central directory holds more`;
+  }
+  return entries;
+}
+
+/**
+ * The data of the zip64 extra field (id 1, APPNOTE.TXT 4.5.3) among the extra fields
+ * `zip[start, end)`, undefined when there is none, or the reason the fields do not parse.
+ */
+function zip64Extra(
+  zip: Buffer,
+  start: number,
+  end: number,
+): { start: number; end: number } | string | undefined {
+  let found: { start: number; end: number } | undefined;
+  for (let i = start; i + 4 <= end;) {
+    const dataEnd = i + 4 + zip.readUInt16LE(i + 2);
+    if (dataEnd > end) return 'extra field length exceeds extra field buffer size';
+    if (found === undefined && zip.readUInt16LE(i) === ZIP64_EXTRA_ID) {
+      found = { start: i + 4, end: dataEnd };
+    }
+    i = dataEnd;
+  }
+  return found;
+}
+
+/** yauzl's validateFileName, for a name whose backslashes are read as slashes. */
+function unsafeName(name: string): string | undefined {
+  if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) return `absolute path: ${name}`;
+  // Without splitting: this runs once per central directory record.
+  if (name === '..' || name.startsWith('../') || name.endsWith('/..') || name.includes('/../')) {
+    return `invalid relative path: ${name}`;
+  }
+  return undefined;
+}
+
+/** Entries inflated in one call at most this large; larger ones are inflated as a stream. */
 const WHOLE_INFLATE_MAX_BYTES = 8 * 1024 * 1024;
 /**
  * Entries up to this size are inflated on the main thread (a fraction of a millisecond); larger
@@ -445,21 +634,17 @@ const inflateRawAsync = promisify(inflateRaw);
 const LOCAL_FILE_HEADER_SIGNATURE = 0x04034b50;
 
 /**
- * One entry of a zip held in memory, checked without a stream: its local header located, its
- * data inflated in one call (bounded by the declared size; synchronous when small, else on the
- * thread pool) and compared with the declared size and CRC-32. A stream per entry (yauzl's openReadStream: a zlib stream and its
- * thread-pool round trips) cost ~40 ms of CPU per proxied module zip of a few hundred files,
- * doubling a cold `go mod download`'s CPU. Entries over WHOLE_INFLATE_MAX_BYTES and encrypted
- * ones (yauzl refuses those with its own message) go to the stream (STREAM_IT).
+ * One entry of a zip held in memory, checked without yauzl: its local header located, its data
+ * inflated in one call (bounded by the declared size; synchronous when small, else on the
+ * thread pool; as a stream over WHOLE_INFLATE_MAX_BYTES, so a small zip claiming a huge file
+ * never gets an output buffer that large) and compared with the declared size and CRC-32. A
+ * stream per entry (yauzl's openReadStream: a zlib stream and its thread-pool round trips) cost
+ * ~40 ms of CPU per proxied module zip of a few hundred files, doubling a cold `go mod
+ * download`'s CPU. Encrypted entries are refused (`go` cannot extract them).
  */
-async function entryProblemInMemory(
-  zip: Buffer,
-  entry: yauzl.Entry,
-): Promise<string | undefined | typeof STREAM_IT> {
-  if (entry.uncompressedSize > WHOLE_INFLATE_MAX_BYTES || (entry.generalPurposeBitFlag & 1) !== 0) {
-    return STREAM_IT;
-  }
+async function entryProblemInMemory(zip: Buffer, entry: CentralEntry): Promise<string | undefined> {
   const name = JSON.stringify(entry.fileName.slice(0, 200));
+  if ((entry.generalPurposeBitFlag & 1) !== 0) return `${name}: entry is encrypted`;
   const at = entry.relativeOffsetOfLocalHeader;
   if (
     at + LOCAL_HEADER_BYTES > zip.length ||
@@ -471,18 +656,17 @@ async function entryProblemInMemory(
   const end = start + entry.compressedSize;
   if (end > zip.length) return `${name}: its data runs past the end of the archive`;
   const data = zip.subarray(start, end);
+  const size = entry.uncompressedSize;
   let content: Buffer;
   if (entry.compressionMethod === 0) {
     content = data;
   } else if (entry.compressionMethod === 8) {
+    if (size > WHOLE_INFLATE_MAX_BYTES) return streamedProblem(name, data, entry);
     try {
       // One byte over the declared size is enough to tell that it inflates to more.
-      const limit = {
-        maxOutputLength: entry.uncompressedSize + 1,
-        chunkSize: Math.max(64, entry.uncompressedSize + 1),
-      };
+      const limit = { maxOutputLength: size + 1, chunkSize: Math.max(64, size + 1) };
       content =
-        entry.uncompressedSize <= SYNC_INFLATE_MAX_BYTES
+        size <= SYNC_INFLATE_MAX_BYTES
           ? inflateRawSync(data, limit)
           : await inflateRawAsync(data, limit);
     } catch (err) {
@@ -493,10 +677,36 @@ async function entryProblemInMemory(
   } else {
     return `${name}: unsupported compression method ${entry.compressionMethod}`;
   }
-  if (content.length !== entry.uncompressedSize) {
-    return `${name}: ${content.length} bytes, declared ${entry.uncompressedSize}`;
-  }
+  if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
   if (crc32(content) >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
+  return undefined;
+}
+
+/** entryProblemInMemory for a large deflated entry: inflated as a stream, 16 KiB at a time. */
+async function streamedProblem(
+  name: string,
+  data: Buffer,
+  entry: CentralEntry,
+): Promise<string | undefined> {
+  const inflater = createInflateRaw();
+  inflater.end(data);
+  let crc = 0;
+  let size = 0;
+  try {
+    for await (const chunk of inflater as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > entry.uncompressedSize) return `${name}: inflates past its declared size`;
+      crc = crc32(chunk, crc);
+    }
+  } catch (err) {
+    return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
+  } finally {
+    inflater.destroy();
+  }
+  if (size !== entry.uncompressedSize) {
+    return `${name}: ${size} bytes, declared ${entry.uncompressedSize}`;
+  }
+  if (crc >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
   return undefined;
 }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { listModuleFiles, writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import {
   checkModuleZip,
@@ -95,6 +96,17 @@ test('invalid file names and go.mod case stop the build with the file named', as
   await assert.rejects(listModuleFiles(work.path), /x\/GO\.MOD: go\.mod files must be lowercase/);
 });
 
+/** zipIntegrityProblem's verdicts on `bytes` in memory and from a file in `dir`. */
+function verdictsIn(
+  dir: string,
+): (bytes: Buffer) => Promise<[string | undefined, string | undefined]> {
+  const file = path.join(dir, 'check.zip');
+  return async (bytes) => {
+    await fs.writeFile(file, bytes);
+    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
+  };
+}
+
 test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact, damaged deflate, wrong size, stored entry, damaged stored entry)', async () => {
   await using dir = await tempDir('nora-go-zip-integrity-');
   const text = path.join(dir.path, 'a.go');
@@ -109,11 +121,7 @@ test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact,
     { path: 'noise.bin', localPath: noise, size: 0 },
   ]);
   const zip = await fs.readFile(out);
-  const verdicts = async (bytes: Buffer): Promise<[string | undefined, string | undefined]> => {
-    const file = path.join(dir.path, 'check.zip');
-    await fs.writeFile(file, bytes);
-    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
-  };
+  const verdicts = verdictsIn(dir.path);
   assert.deepEqual(await verdicts(zip), [undefined, undefined]);
 
   // Offsets of each entry's data, from the local headers (30 bytes + name + extra).
@@ -156,4 +164,240 @@ test('zipIntegrityProblem: in memory and from a file, the same verdicts (intact,
     undefined,
     "a byte of the entry's name in its local header is not data",
   );
+});
+
+/** Offsets in a zip written by writeModuleZip (no comment, no zip64). */
+function layout(zip: Buffer): { end: number; central: number; count: number } {
+  const end = zip.length - 22;
+  assert.equal(zip.readUInt32LE(end), 0x06054b50);
+  return { end, central: zip.readUInt32LE(end + 16), count: zip.readUInt16LE(end + 10) };
+}
+
+test('zipIntegrityProblem in memory: malformed central directories are refused as from a file (truncated, lying sizes and counts, overlapping entries, bombs)', async () => {
+  await using dir = await tempDir('nora-go-zip-malformed-');
+  const text = path.join(dir.path, 'a.go');
+  await fs.writeFile(text, 'package a\n\n'.concat('// deflates well\n'.repeat(2000)));
+  const other = path.join(dir.path, 'b.go');
+  await fs.writeFile(other, 'package a\n\n'.concat('// another file\n'.repeat(300)));
+  const out = path.join(dir.path, 'm.zip');
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', [
+    { path: 'go.mod', localPath: other, size: 0 },
+    { path: 'a.go', localPath: text, size: 0 },
+    { path: 'b.go', localPath: other, size: 0 },
+  ]);
+  const zip = await fs.readFile(out);
+  const { end, central, count } = layout(zip);
+  assert.equal(count, 3);
+  const verdicts = verdictsIn(dir.path);
+  const refusedBoth = async (bytes: Buffer, why: string, pattern?: RegExp): Promise<void> => {
+    const [inMemory, fromFile] = await verdicts(bytes);
+    assert.ok(inMemory !== undefined, `${why}: refused in memory`);
+    assert.ok(fromFile !== undefined, `${why}: refused from a file`);
+    if (pattern !== undefined) assert.match(inMemory, pattern, why);
+  };
+  const edited = (edit: (copy: Buffer) => void): Buffer => {
+    const copy = Buffer.from(zip);
+    edit(copy);
+    return copy;
+  };
+  const second = central + 46 + zip.readUInt16LE(central + 28) + zip.readUInt16LE(central + 30);
+
+  assert.deepEqual(await verdicts(zip), [undefined, undefined]);
+  // Truncated: the end record gone, the central directory cut, the data cut.
+  await refusedBoth(zip.subarray(0, zip.length - 5), 'no end record', /End of central directory/);
+  await refusedBoth(
+    Buffer.concat([zip.subarray(0, central + 20), zip.subarray(end)]),
+    'central directory cut',
+  );
+  await refusedBoth(zip.subarray(central), 'local headers and data cut');
+  // Extra bytes after the end record (its comment length does not reach the end).
+  await refusedBoth(Buffer.concat([zip, Buffer.from('junk')]), 'trailing bytes');
+  // An entry count that lies upwards (a record past the directory) or downwards (Go refuses it;
+  // yauzl read the counted records only, so this is refused in memory alone).
+  await refusedBoth(
+    edited((c) => {
+      c.writeUInt16LE(4, end + 8);
+      c.writeUInt16LE(4, end + 10);
+    }),
+    'count too high',
+  );
+  const low = edited((c) => {
+    c.writeUInt16LE(2, end + 8);
+    c.writeUInt16LE(2, end + 10);
+  });
+  assert.match((await zipIntegrityProblem(low)) ?? '', /counts 2 entries/);
+  // A central directory offset past the end, or pointing at data.
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(zip.length + 10, end + 16)),
+    'offset past end',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(10, end + 16)),
+    'offset into data',
+  );
+  // Lying sizes: uncompressed larger or smaller than the data inflates to, compressed larger
+  // than the archive, a local header offset past the end or not at a local header.
+  const size = zip.readUInt32LE(second + 24);
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(size + 1, second + 24)),
+    'size +1',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(size - 1, second + 24)),
+    'size -1',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(zip.length, second + 20)),
+    'compressed too big',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(zip.length, second + 42)),
+    'offset past end',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(5, second + 42)),
+    'offset not a header',
+  );
+  // A name field running past the archive.
+  await refusedBoth(
+    edited((c) => c.writeUInt16LE(0xffff, second + 28)),
+    'long name',
+  );
+  // Overlapping entries: the second record names the first's local header and data. Each
+  // inflates as declared, so neither yauzl nor `go` refuses it: still accepted, and bounded
+  // by the contents limit below.
+  const overlapping = edited((c) => {
+    zip.copy(c, second + 10, central + 10, central + 28);
+    c.writeUInt32LE(zip.readUInt32LE(central + 42), second + 42);
+  });
+  assert.deepEqual(await verdicts(overlapping), [undefined, undefined]);
+  // A bomb: a record claiming 300 MiB of a small deflate stream is refused once the stream
+  // ends short (the output is bounded by the claim); more than Go's 500 MiB claimed in all is
+  // refused before anything inflates (the test above).
+  await refusedBoth(
+    edited((c) => c.writeUInt32LE(300 * 1024 * 1024, second + 24)),
+    '300 MiB claimed',
+  );
+  // Unsupported method, encrypted entry, absolute and `..` names.
+  await refusedBoth(
+    edited((c) => c.writeUInt16LE(12, second + 10)),
+    'bzip2 method',
+  );
+  await refusedBoth(
+    edited((c) => c.writeUInt16LE(c.readUInt16LE(second + 8) | 1, second + 8)),
+    'encrypted',
+  );
+  const nameAt = second + 46;
+  await refusedBoth(
+    edited((c) => c.write('/', nameAt)),
+    'absolute',
+    /absolute path/,
+  );
+  await refusedBoth(
+    edited((c) => c.write('../', nameAt)),
+    'dot-dot',
+    /invalid relative path/,
+  );
+  // `example.com/../1.0.0/b.go`: a `..` element inside the name.
+  await refusedBoth(
+    edited((c) => c.write('/../', nameAt + 11)),
+    'inner dot-dot',
+    /relative path/,
+  );
+});
+
+test('zipIntegrityProblem in memory: an entry over 8 MiB inflates as a stream, checked the same', async () => {
+  await using dir = await tempDir('nora-go-zip-large-');
+  const big = path.join(dir.path, 'big.txt');
+  await fs.writeFile(big, Buffer.alloc(9 * 1024 * 1024, 'a'));
+  const out = path.join(dir.path, 'm.zip');
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', [
+    { path: 'big.txt', localPath: big, size: 0 },
+  ]);
+  const zip = await fs.readFile(out);
+  assert.ok(zip.length < 64 * 1024, 'deflated small');
+  assert.equal(await zipIntegrityProblem(zip), undefined);
+  const { central } = layout(zip);
+  const size = zip.readUInt32LE(central + 24);
+  for (const [claimed, pattern] of [
+    [size - 1, /inflates past/],
+    [size + 1, /bytes, declared/],
+  ] as const) {
+    const copy = Buffer.from(zip);
+    copy.writeUInt32LE(claimed, central + 24);
+    assert.match((await zipIntegrityProblem(copy)) ?? '', pattern);
+  }
+  const crc = Buffer.from(zip);
+  crc.writeUInt32LE(crc.readUInt32LE(central + 16) ^ 1, central + 16);
+  assert.match((await zipIntegrityProblem(crc)) ?? '', /CRC-32 mismatch/);
+});
+
+/**
+ * A zip64 archive of one stored entry, built by hand (APPNOTE.TXT 4.3.14–16, 4.5.3): every size
+ * and offset in the 32-bit fields is 0xffffffff and read from the zip64 extra field and record,
+ * as Go's archive/zip writes an archive over 4 GiB or 65535 entries.
+ */
+function zip64Of(name: string, data: Buffer): Buffer {
+  const nameBytes = Buffer.from(name);
+  const crc = crc32(data);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(45, 4);
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(data.length, 22);
+  local.writeUInt16LE(nameBytes.length, 26);
+  const centralAt = 30 + nameBytes.length + data.length;
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(45, 4);
+  central.writeUInt16LE(45, 6);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(0xffffffff, 20);
+  central.writeUInt32LE(0xffffffff, 24);
+  central.writeUInt16LE(nameBytes.length, 28);
+  central.writeUInt16LE(28, 30);
+  central.writeUInt32LE(0xffffffff, 42);
+  const extra = Buffer.alloc(28);
+  extra.writeUInt16LE(1, 0);
+  extra.writeUInt16LE(24, 2);
+  extra.writeBigUInt64LE(BigInt(data.length), 4);
+  extra.writeBigUInt64LE(BigInt(data.length), 12);
+  extra.writeBigUInt64LE(0n, 20);
+  const centralSize = 46 + nameBytes.length + 28;
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeBigUInt64LE(1n, 24);
+  record.writeBigUInt64LE(1n, 32);
+  record.writeBigUInt64LE(BigInt(centralSize), 40);
+  record.writeBigUInt64LE(BigInt(centralAt), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(centralAt + centralSize), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(0xffff, 8);
+  end.writeUInt16LE(0xffff, 10);
+  end.writeUInt32LE(0xffffffff, 12);
+  end.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([local, nameBytes, data, central, nameBytes, extra, record, locator, end]);
+}
+
+test('zipIntegrityProblem in memory: zip64 sizes and offsets are read from the extra field and record, as yauzl reads them', async () => {
+  await using dir = await tempDir('nora-go-zip64-');
+  const zip = zip64Of('example.com/m@v1.0.0/a.txt', Buffer.from('hello zip64\n'));
+  const verdicts = verdictsIn(dir.path);
+  assert.deepEqual(await verdicts(zip), [undefined, undefined]);
+  // The extra field one field short: the offset is missing.
+  const short = Buffer.from(zip);
+  const central = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  short.writeUInt16LE(16, central + 46 + 26 + 2);
+  for (const verdict of await verdicts(short)) assert.ok(verdict !== undefined);
+  assert.match((await zipIntegrityProblem(short)) ?? '', /does not include relative header offset/);
+  // A damaged byte of the data.
+  const damaged = Buffer.from(zip);
+  damaged[30 + 26] = 0x58;
+  for (const verdict of await verdicts(damaged)) assert.match(verdict ?? '', /CRC-32 mismatch/);
 });
