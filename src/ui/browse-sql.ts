@@ -23,7 +23,7 @@ import type { AccessControl, Principal } from '../auth/access.ts';
 import type { FormatName } from '../config/schema.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import type { CurationGate } from '../curation/types.ts';
-import { curationShown } from './curation.ts';
+import { curatedVersions } from './curation.ts';
 import type {
   BrowseDetail,
   BrowseEntry,
@@ -84,6 +84,16 @@ export interface VersionRows {
 export interface CachedRows {
   /** The client command fetching `version` (newest cached) of `name` through the repository. */
   readonly install: (name: string, version: string | undefined, request: BrowseRequest) => string;
+  /**
+   * The upstream's publish time (ms) of each version of `name` that proxy `repo` knows without
+   * asking the upstream (PyPI: its cached project page's PEP 700 upload-time), as the format's
+   * download passes it to curation: the min release age counts from it there and here. Absent,
+   * or a version missing: the first-seen time, as the download judges it then.
+   */
+  readonly publishedAt?: (
+    repo: Repository,
+    name: string,
+  ) => Promise<ReadonlyMap<string, number> | undefined>;
 }
 
 /** What a format's browse source reads: the app's database, access control and repositories. */
@@ -326,51 +336,51 @@ export function sqlBrowseSource(options: SqlBrowseOptions): BrowseSource {
       })),
       rows.newestFirst,
     );
-    // Curation's verdict on each version, as its download gets it (a quarantine hold is by the
-    // file's digest): a refused version is marked and never the install line's.
-    const judged = new Map(
-      [...byVersion.entries()].map(([version, fs]) => [
-        version,
-        fs
-          .map((f) =>
-            curationShown(options.curation, {
-              registry: options.format,
-              name,
-              version,
-              digest: f.digest,
-            }),
-          )
-          .find((shown) => shown !== undefined),
-      ]),
-    );
-    const versions = [...byVersion.entries()].map(([version, fs]) => {
-      const refused = judged.get(version);
-      return {
-        version,
-        publishedAt: Math.max(...fs.map((f) => f.at)),
-        bytes: fs.reduce((n, f) => n + f.bytes, 0),
-        // One digest per file: shown for a single-file version only, the newest's in the facts.
-        digest: fs.length === 1 ? fs[0]?.digest : undefined,
-        cached: true,
-        ...(refused === undefined ? {} : { marks: [refused.mark] }),
-      };
-    });
-    versions.sort(
+    // The publish times the format's download judges the min release age by (PyPI's cached
+    // page: PEP 700 upload-time), so the page's verdict names the same date in the same words.
+    const member = options.repositories.get(repo);
+    const published =
+      member !== undefined &&
+      (options.curation?.timeSettings(options.format).minReleaseAge ?? 0) > 0
+        ? await cached.publishedAt?.(member, name)
+        : undefined;
+    const sorted = [...byVersion.entries()].map(([version, fs]) => ({
+      version,
+      publishedAt: Math.max(...fs.map((f) => f.at)),
+      bytes: fs.reduce((n, f) => n + f.bytes, 0),
+      // One digest per file: shown for a single-file version only, the newest's in the facts.
+      digest: fs.length === 1 ? fs[0]?.digest : undefined,
+      cached: true,
+    }));
+    sorted.sort(
       rows.newestFirst === undefined
         ? (a, b) => b.publishedAt - a.publishedAt
         : (a, b) => rows.newestFirst?.(a.version, b.version) ?? 0,
     );
-    const installs = versions.filter((v) => judged.get(v.version) === undefined);
+    // Curation's verdict on each version, as its download gets it (a quarantine hold is by the
+    // file's digest): a refused version is marked and never the install line's.
+    const curated = curatedVersions(options.curation, sorted, (v) =>
+      (byVersion.get(v.version) ?? []).map((f) => ({
+        registry: options.format,
+        name,
+        version: v.version,
+        digest: f.digest,
+        publishedAt: published?.get(v.version),
+      })),
+    );
+    const versions = curated.versions;
     const install =
-      newest !== undefined && judged.get(newest) === undefined ? newest : installs[0]?.version;
-    const refusal = versions.map((v) => judged.get(v.version)).find((j) => j !== undefined);
+      newest !== undefined && curated.served(newest)
+        ? newest
+        : versions.find((v) => curated.served(v.version))?.version;
+    const refusal = curated.fact;
     return {
       name,
       versions,
       install: install === undefined ? undefined : cached.install(name, install, request),
       facts: [
         { label: 'repository', value: repo },
-        ...(refusal === undefined ? [] : [refusal.fact]),
+        ...(refusal === undefined ? [] : [refusal]),
         ...(byVersion.get(newest ?? '') ?? []).map((f) => ({
           file: f.file,
           bytes: f.bytes,

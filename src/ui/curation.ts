@@ -7,7 +7,7 @@
  * install line, the same way everywhere.
  */
 import type { CurationGate, CurationSubject, CurationVerdict } from '../curation/types.ts';
-import type { BrowseCurationFact, BrowseMark } from './types.ts';
+import type { BrowseCurationFact, BrowseMark, BrowseVersion } from './types.ts';
 
 /** A refused version's verdict as the UI shows it; undefined when a download gets it. */
 export interface CurationShown {
@@ -47,5 +47,46 @@ function curationFact(subject: CurationSubject, verdict: CurationVerdict): Brows
     ...(verdict.rule === undefined ? {} : { rule: verdict.rule }),
     ...(verdict.note === undefined ? {} : { note: verdict.note }),
     ...(verdict.until === undefined ? {} : { until: verdict.until }),
+  };
+}
+
+/** A proxy's cached versions with curation's marks (`curatedVersions`). */
+export interface CuratedVersions<V extends BrowseVersion> {
+  /** The versions as given, a refused one's badge added to its marks. */
+  readonly versions: V[];
+  /** Whether a download of `version` is served (an install line may name it). */
+  readonly served: (version: string) => boolean;
+  /** The first refused version's fact (in the order given: newest first), if any is refused. */
+  readonly fact: BrowseCurationFact | undefined;
+}
+
+/**
+ * Curation's verdict on each of a proxy's cached `versions` (newest first), judged by the
+ * subjects its download is judged by (`subjects`: one per file where the quarantine keys files
+ * by digest; a version is refused when any of them is): every format's proxy page marks them
+ * alike and names no refused version in its install line.
+ */
+export function curatedVersions<V extends BrowseVersion>(
+  gate: CurationGate | undefined,
+  versions: readonly V[],
+  subjects: (version: V) => readonly CurationSubject[],
+): CuratedVersions<V> {
+  const judged = new Map<string, CurationShown>();
+  for (const v of versions) {
+    for (const subject of gate === undefined ? [] : subjects(v)) {
+      const shown = curationShown(gate, subject);
+      if (shown === undefined) continue;
+      judged.set(v.version, shown);
+      break;
+    }
+  }
+  const first = versions.find((v) => judged.has(v.version));
+  return {
+    versions: versions.map((v) => {
+      const shown = judged.get(v.version);
+      return shown === undefined ? v : { ...v, marks: [...(v.marks ?? []), shown.mark] };
+    }),
+    served: (version) => !judged.has(version),
+    fact: first === undefined ? undefined : judged.get(first.version)?.fact,
   };
 }

@@ -108,6 +108,17 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         log: context.log,
         curation: context.curation,
       });
+      // Chart files cached before migration 0926 recorded no chart: recorded once now, from the
+      // cached index copies (bounded, never asking an upstream), so the web UI lists them.
+      const backfill = Promise.all(
+        context.repositories.byFormat('helm').map((repo) => proxySource.backfillCharts(repo)),
+      ).then(
+        () => undefined,
+        (err: unknown) => {
+          context.log.warn({ err }, 'helm: recording the charts of cached files failed');
+        },
+      );
+      context.onClose(() => backfill);
       const groupSource = new HelmGroup({
         reader: new GroupReader({
           log: context.log,

@@ -25,6 +25,7 @@
 import { quarantineCheck, quarantines } from '../../curation/quarantine.ts';
 import type { CurationGate } from '../../curation/types.ts';
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../core/logger.ts';
 import { type Digest, formatDigest, parseDigest } from '../../core/digest.ts';
@@ -52,6 +53,9 @@ import type { ParsedIndex, UpstreamChart } from './upstream-index.ts';
 
 /** Largest upstream index.yaml, bytes (big public repositories are tens of MB). */
 export const MAX_UPSTREAM_INDEX_BYTES = 256 * 1024 * 1024;
+
+/** Most cached chart files one start records for a proxy (HelmProxy.backfillCharts). */
+export const BACKFILL_MAX = 100_000;
 /** Largest chart archive taken from an upstream, bytes. */
 export const MAX_PROXIED_CHART_BYTES = 1024 * 1024 * 1024;
 /** Refused chart URLs remembered as logged; past it the memory starts again. */
@@ -709,6 +713,45 @@ export class HelmProxy implements HelmSource {
         oc.columns(['repository', 'key']).doUpdateSet({ name: row.name, version: row.version }),
       )
       .execute();
+  }
+
+  /**
+   * Records the chart of every cached chart file of `repo` that has no `helm_proxy_charts` row
+   * (cached before migration 0926, which added the table: the web UI did not list them until
+   * they were fetched again), from the index copies the proxy has cached (never asking an
+   * upstream): the entry whose file and upstream make the row's key. Bounded: the first
+   * BACKFILL_MAX rows, each cached index parsed once. Returns how many rows it recorded; a
+   * file no cached index names stays unlisted until it is fetched again.
+   */
+  async backfillCharts(repo: Repository): Promise<number> {
+    if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return 0;
+    const db = this.#deps.db.$extendTables<HelmTables>();
+    const missing = await sql<{ key: string }>`SELECT p.key AS key FROM proxy_entries AS p
+      WHERE p.repository = ${repo.name} AND substr(p.key, 1, 6) = 'chart@'
+        AND NOT EXISTS (SELECT 1 FROM helm_proxy_charts AS c
+          WHERE c.repository = p.repository AND c.key = p.key)
+      LIMIT ${BACKFILL_MAX}`.execute(db);
+    if (missing.rows.length === 0) return 0;
+    const wanted = new Set(missing.rows.map((r) => r.key));
+    let recorded = 0;
+    for (let i = 0; i < repo.upstreams.length; i++) {
+      const url = repo.upstreams[i]?.url ?? '';
+      const entry = await this.#deps.proxy.lookup(repo.name, `index#${i}@${upstreamId(url)}`);
+      if (entry === undefined) continue;
+      const parsed = await this.#load(repo, i, entry).catch(() => undefined);
+      for (const chart of parsed?.charts ?? []) {
+        const file = chartFilename(chart.name, chart.version);
+        for (const key of [
+          this.#chartKey(repo, chart, file),
+          this.#chartKey(repo, chart, `${file}.prov`),
+        ]) {
+          if (!wanted.delete(key)) continue;
+          await this.#recordChart(repo, key, chart);
+          recorded++;
+        }
+      }
+    }
+    return recorded;
   }
 
   /** The cache key of a chart file taken from `chart`'s upstream: `chart@<url id>:<file>`. */

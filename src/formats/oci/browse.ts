@@ -2,7 +2,10 @@
  * Docker/OCI's web UI browse source (src/ui/types.ts, src/ui/browse-sql.ts): a name is an
  * image; its versions are its tags, most recently pushed first (tags have no order of their
  * own), with the manifest's digest, media type and the size the manifest states. Proxy
- * repositories list the images whose manifests they cached (rows of the same tables).
+ * repositories list the images whose manifests they cached (rows of the same tables); their
+ * tags carry curation's verdict on a pull by that tag (the proxy's subject: the image in
+ * Docker Hub's spelling, the tag, the manifest's digest), and the pull line names a tag that
+ * is served.
  */
 import { sql } from 'kysely';
 import {
@@ -15,6 +18,8 @@ import {
 } from '../../ui/browse-sql.ts';
 import type { BrowseSource } from '../../ui/types.ts';
 import { shellCommand } from '../../ui/shell.ts';
+import { curatedVersions } from '../../ui/curation.ts';
+import { curationName } from './proxy.ts';
 
 export function ociBrowse(deps: BrowseDeps): BrowseSource {
   const { db } = deps;
@@ -49,25 +54,42 @@ export function ociBrowse(deps: BrowseDeps): BrowseSource {
       const holder = tags[0]?.repo;
       if (holder === undefined) return undefined;
       const sorted = tags.sort((a, b) => b.updated_at - a.updated_at || a.tag.localeCompare(b.tag));
-      const newest = sorted.find((t) => t.tag === 'latest') ?? sorted[0];
-      const named = namedRepositoryOf(request.repositoryUrl);
-      const image = `${hostOf(request.repositoryUrl)}/${named === undefined ? '' : `${named}/`}${name}`;
-      return {
-        name,
-        versions: sorted.map((t) => ({
+      // A proxy's tags as a pull by tag is judged (hosted images are never curated).
+      const proxied = deps.repositories.get(holder)?.kind === 'proxy';
+      const curated = curatedVersions(
+        proxied ? deps.curation : undefined,
+        sorted.map((t) => ({
           version: t.tag,
           publishedAt: t.updated_at,
           bytes: t.size,
           digest: t.digest,
         })),
-        install: shellCommand(
-          'docker',
-          'pull',
-          `${image}${newest === undefined ? '' : `:${newest.tag}`}`,
-        ),
+        (v) => [
+          {
+            registry: 'docker',
+            name: curationName(name),
+            version: v.version,
+            integrity: v.digest,
+            digest: v.digest,
+          },
+        ],
+      );
+      const pullable = sorted.filter((t) => curated.served(t.tag));
+      const newest = pullable.find((t) => t.tag === 'latest') ?? pullable[0];
+      const named = namedRepositoryOf(request.repositoryUrl);
+      const image = `${hostOf(request.repositoryUrl)}/${named === undefined ? '' : `${named}/`}${name}`;
+      return {
+        name,
+        versions: curated.versions,
+        // Every tag refused: no pull line (a pull of any of them is the 403).
+        install:
+          newest === undefined
+            ? undefined
+            : shellCommand('docker', 'pull', `${image}:${newest.tag}`),
         facts: [
           { label: 'repository', value: holder },
-          { label: 'mediaType', value: newest?.media_type ?? '' },
+          { label: 'mediaType', value: (newest ?? sorted[0])?.media_type ?? '' },
+          ...(curated.fact === undefined ? [] : [curated.fact]),
         ],
       };
     },

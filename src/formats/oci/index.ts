@@ -119,7 +119,12 @@ function register(
     store.forgetTags();
   });
   context.browse.provide(
-    ociBrowse({ db: context.db, access: context.access, repositories: context.repositories }),
+    ociBrowse({
+      db: context.db,
+      access: context.access,
+      repositories: context.repositories,
+      curation: context.curation,
+    }),
   );
   const dockerRepos = context.repositories.byFormat('docker');
   const backends = new Map<string, OciBackend>();

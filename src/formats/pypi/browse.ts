@@ -18,6 +18,9 @@ import {
 import type { CacheIndexSource } from '../../ui/cache-index.ts';
 import type { BrowseSource, BrowseVersion } from '../../ui/types.ts';
 import { normalizeProjectName } from './names.ts';
+import { publishTimes } from './curated.ts';
+import type { ProjectPage } from './model.ts';
+import type { Repository } from '../../repos/repository.ts';
 import { compareVersions } from './versions.ts';
 import { shellCommand } from '../../ui/shell.ts';
 
@@ -58,7 +61,17 @@ function pipInstall(project: string, version: string | undefined, repositoryUrl:
   );
 }
 
-export function pypiBrowse(deps: BrowseDeps): BrowseSource {
+/**
+ * `deps.cachedPage`: a proxy's stored project page, never asking the upstream (the proxy's
+ * PypiSource.cachedPage): its PEP 700 upload-times are what a download's min release age counts
+ * from (curated.ts publishTimes), so a cached version's curation mark names the same date.
+ */
+export function pypiBrowse(
+  deps: BrowseDeps & {
+    readonly cachedPage?:
+      ((repo: Repository, project: string) => Promise<ProjectPage | undefined>) | undefined;
+  },
+): BrowseSource {
   const { db } = deps;
   return sqlBrowseSource({
     format: 'pypi',
@@ -72,6 +85,10 @@ export function pypiBrowse(deps: BrowseDeps): BrowseSource {
       newestFirst: descending(compareVersions),
       cached: {
         install: (name, version, request) => pipInstall(name, version, request.repositoryUrl),
+        publishedAt: async (repo, name) => {
+          const page = await deps.cachedPage?.(repo, name).catch(() => undefined);
+          return page === undefined ? undefined : publishTimes(page);
+        },
       },
     },
     async detail(repos, name, request) {

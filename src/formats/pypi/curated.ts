@@ -74,12 +74,12 @@ function refusalOf(
   project: string,
   file: DistFile,
   publishedAt: number | undefined,
-): string | undefined {
+): { readonly message: string; readonly until: number | undefined } | undefined {
   const subject = { registry: 'pypi' as const, name: project, version: file.version, publishedAt };
   const digest = `sha256:${file.sha256}`;
   if (!gate.hides(subject) && gate.held({ ...subject, digest })?.refuse !== true) return undefined;
   const verdict = gate.decide({ ...subject, digest });
-  return verdict.refuse ? verdict.message : undefined;
+  return verdict.refuse ? { message: verdict.message, until: verdict.until } : undefined;
 }
 
 /** `source` (the proxy's) behind `gate`. */
@@ -98,17 +98,21 @@ export function curatedPypiSource(source: PypiSource, gate: CurationGate): PypiS
       const page = await source.projectPage(repo, project);
       if (page === undefined || !marks(gate)) return page;
       const published = publishTimes(page);
+      // The earliest end of a mark (a hold's, an age's): a kept answer of the page (the answer
+      // memo) must not show the file yanked past it.
+      let changesAt: number | undefined;
       const files = page.files.map((file) => {
         const publishedAt = published.get(file.version);
-        const reason = refusalOf(gate, project, file, publishedAt);
-        if (reason === undefined) return file;
+        const refusal = refusalOf(gate, project, file, publishedAt);
+        if (refusal === undefined) return file;
         if (publishedAt !== undefined) rememberHidden(project, file.version, publishedAt);
+        if (refusal.until !== undefined) changesAt = Math.min(changesAt ?? Infinity, refusal.until);
         // Yanked with the reason: pip skips it unpinned while another version matches; pinned
         // (`==`), or with nothing else, it takes it and prints the download's 403 and reason.
         // No PEP 658 metadata: pip would read it first and fail on its 404 without the reason.
-        return { ...file, yanked: reason, coreMetadata: undefined };
+        return { ...file, yanked: refusal.message, coreMetadata: undefined };
       });
-      return files.some((file, i) => file !== page.files[i]) ? { ...page, files } : page;
+      return files.some((file, i) => file !== page.files[i]) ? { ...page, files, changesAt } : page;
     },
     async openFile(repo, project, filename) {
       if (internal(project)) return undefined;

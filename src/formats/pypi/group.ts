@@ -78,7 +78,16 @@ export class PypiGroup implements PypiSource {
       `${group.name}\n${project}`,
       answers.map(({ value }) => value.files),
     );
-    return { name: project, files, ...(stale ? { stale } : {}) };
+    // The earliest end of a member's curation mark ends the merged page's too.
+    const ends = answers.flatMap(({ value }) =>
+      value.changesAt === undefined ? [] : [value.changesAt],
+    );
+    return {
+      name: project,
+      files,
+      ...(stale ? { stale } : {}),
+      ...(ends.length === 0 ? {} : { changesAt: Math.min(...ends) }),
+    };
   }
 
   /** The members' files merged in order (first wins per filename); reused when `parts` are. */

@@ -204,6 +204,8 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
           access: context.access,
           repositories: context.repositories,
           curation: context.curation,
+          cachedPage: (repo, project) =>
+            built.proxy.cachedPage?.(repo, project) ?? Promise.resolve(undefined),
         }),
       );
       const { repositories } = context;

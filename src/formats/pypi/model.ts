@@ -43,6 +43,11 @@ export interface ProjectPage {
   readonly files: readonly DistFile[];
   /** true when this is the last known copy because every upstream failed (`x-nora-stale`). */
   readonly stale?: boolean;
+  /**
+   * When (epoch ms) the earliest curation mark on it ends (a quarantine hold's or a min release
+   * age's `until`, curated.ts): the page is different from then, so no kept answer outlives it.
+   */
+  readonly changesAt?: number | undefined;
 }
 
 /** File bytes ready to send. */

@@ -336,7 +336,7 @@ async function dispatch(
       const type = negotiate(request);
       const page = await service.projectPage(repo, route.project, principal);
       const rendered = deps.pages.render(`${repo.name}/${route.project}`, type, { project: page });
-      return sendPage(request, reply, rendered, page.stale === true, deps.pages);
+      return sendPage(request, reply, rendered, page.stale === true, deps.pages, page.changesAt);
     }
     case 'file':
       allowMethods(method, ['GET']);
@@ -482,10 +482,12 @@ async function sendPage(
   page: RenderedPage,
   stale: boolean,
   pages: PageRenderCache,
+  changesAt?: number,
 ): Promise<FastifyReply> {
   // A page is the rendering of stored rows or of the proxy's cached page (its TTL far longer
-  // than the memo's 1 s bound); the memo's key holds Accept and Accept-Encoding.
-  memoizeAnswer(request);
+  // than the memo's 1 s bound); the memo's key holds Accept and Accept-Encoding. A curation
+  // mark ending (`changesAt`, a quarantine hold's end) ends the kept answer with it.
+  memoizeAnswer(request, changesAt);
   const gzip = acceptsGzip(request.headers['accept-encoding']) ? await pages.gzip(page) : undefined;
   const etag = gzip?.etag ?? page.etag;
   void reply

@@ -8,7 +8,9 @@
  * member holding it (a group reads in member order). Proxy repositories: what their cache
  * holds, read from the proxy engine's rows (`proxy_entries`, key `file:<path>`), never from the
  * upstream (an HTTP origin has no listing protocol, and the UI never asks upstream), marked
- * `cached`; their folders are the parents of cached files.
+ * `cached`; their folders are the parents of cached files. A cached file carries curation's
+ * verdict on its download (the raw proxy's subject: the path alone, so `*` rules, and the
+ * quarantine and min release age from first seen), as other formats' cached versions do.
  */
 import type { Repository } from '../../repos/repository.ts';
 import { sqlBrowseSource, type BrowseDeps } from '../../ui/browse-sql.ts';
@@ -20,6 +22,13 @@ import type { ProxyTables } from '../../proxy/state.ts';
 import { compareNames } from './store.ts';
 import { contentTypeOf, encodePath, parseRawPath } from './paths.ts';
 import { shellCommand } from '../../ui/shell.ts';
+import { curatedVersions } from '../../ui/curation.ts';
+import type { CurationSubject } from '../../curation/types.ts';
+
+/** The subject a raw proxy's download of `path` is judged by (proxy.ts openFile). */
+function rawSubject(path: string): CurationSubject {
+  return { registry: 'raw', name: path };
+}
 
 /** Most entries a folder page shows (the raw listing API pages through the rest). */
 export const FOLDER_PAGE = 1000;
@@ -129,11 +138,17 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
       if (file?.size === undefined || file.sha256 === undefined) continue;
       const url = `${repositoryUrl}/${encodePath(path)}`;
       const name = path.slice(path.lastIndexOf('/') + 1);
+      const refused =
+        member.kind === 'proxy'
+          ? curatedVersions(deps.curation, [{ version: path }], (v) => [rawSubject(v.version)]).fact
+          : undefined;
       return {
         name: path,
         versions: [],
-        // `-o` with the file's own name: `-O` would save it under the percent-encoded one.
-        install: shellCommand('curl', '-o', name, url),
+        // `-o` with the file's own name: `-O` would save it under the percent-encoded one; no
+        // command for a file curation refuses (its download is the 403).
+        install: refused === undefined ? shellCommand('curl', '-o', name, url) : undefined,
+        ...(refused === undefined ? {} : { facts: [refused] }),
         file: {
           bytes: file.size,
           digest: `sha256:${file.sha256}`,
@@ -203,7 +218,7 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         .sort((a, b) =>
           a.kind !== b.kind ? (a.kind === 'dir' ? -1 : 1) : compareNames(a.name, b.name),
         );
-      const versions: BrowseVersion[] = visible.map((e) => ({
+      const listed: BrowseVersion[] = visible.map((e) => ({
         version: e.kind === 'dir' ? `${e.name}/` : e.name,
         publishedAt: e.modifiedAt,
         bytes: e.size,
@@ -211,8 +226,13 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         marks: e.kind === 'dir' ? [{ mark: 'folder', files: e.files ?? 0 } as const] : [],
         cached: e.kind === 'file' && cachedFiles.has(e.name),
       }));
+      // A cached file as its download through the proxy is judged (hosted files never are).
+      const curated = curatedVersions(deps.curation, listed, (v) =>
+        v.cached === true ? [rawSubject(dir === '' ? v.version : `${dir}/${v.version}`)] : [],
+      );
+      const versions = curated.versions;
       const prefix = dir === '' ? '' : `${encodePath(dir)}/`;
-      const firstFile = visible.find((e) => e.kind === 'file');
+      const firstFile = visible.find((e) => e.kind === 'file' && curated.served(e.name));
       return {
         name: dir === '' ? '/' : `${dir}/`,
         versions,
@@ -226,15 +246,18 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
                 firstFile.name,
                 `${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
               ),
-        facts: more
-          ? [
-              {
-                label: 'listing',
-                first: FOLDER_PAGE,
-                rest: `${request.repositoryUrl}/${prefix}`,
-              } as const,
-            ]
-          : [],
+        facts: [
+          ...(more
+            ? [
+                {
+                  label: 'listing',
+                  first: FOLDER_PAGE,
+                  rest: `${request.repositoryUrl}/${prefix}`,
+                } as const,
+              ]
+            : []),
+          ...(curated.fact === undefined ? [] : [curated.fact]),
+        ],
       };
     },
   });

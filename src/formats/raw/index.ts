@@ -59,6 +59,7 @@ export const rawFormat: FormatModule = {
         db: context.db,
         access: context.access,
         repositories: context.repositories,
+        curation: context.curation,
         hosted,
       }),
     );
