@@ -16,8 +16,14 @@ import { DEFAULT_AUDIT_ACTIONS } from './types.ts';
 
 /** A flush at least this often while events wait (ms). */
 export const FLUSH_MS = 500;
-/** A flush as soon as this many events wait (~256 KiB of lines at ~250 bytes each). */
-export const FLUSH_EVENTS = 1024;
+/**
+ * A flush as soon as this many events wait (~16 KiB of lines at ~250 bytes each): the events are
+ * encoded then, so a pull's event dies young. At 1,024 (~50 ms of memo hits), and with events
+ * kept as objects while an append waited for the thread pool, most events outlived two young
+ * collections and were promoted (~300 bytes per pull that only a full collection frees:
+ * docs/performance.md, "Memo hit: the audit queue's promotions").
+ */
+export const FLUSH_EVENTS = 64;
 /** Events held at most; more are dropped and counted (`nora_audit_dropped_total`). */
 export const QUEUE_CAP = 50_000;
 /** A failing write is logged at most once a minute. */
@@ -69,7 +75,7 @@ export class AuditLog implements AuditSink {
   readonly #actions: ReadonlySet<AuditAction>;
   readonly #settings: AuditSettings;
   readonly #log: Pick<Logger, 'error' | 'warn'>;
-  readonly #stdout: { write(chunk: string): unknown } | undefined;
+  readonly #stdout: { write(chunk: string | Uint8Array): unknown } | undefined;
   readonly #toFile: boolean;
   readonly #dropped: Counter<'reason'>;
   readonly #written: Counter;
@@ -81,6 +87,10 @@ export class AuditLog implements AuditSink {
   /** Bytes in the current file (fstat at open, plus what this process appended). */
   #size = 0;
   #writing = false;
+  /** Batches taken from the queue while an append was in flight, for the next append. */
+  #encoded: Buffer[] = [];
+  /** How many events `#encoded` holds. */
+  #encodedCount = 0;
   #closed = false;
   #lastFailureLog = -Infinity;
   #failuresSinceLog = 0;
@@ -133,7 +143,7 @@ export class AuditLog implements AuditSink {
     this.#ring.push(event);
     if (this.#settings.log === 'off' || this.#closed) return;
     const queue = this.#queue;
-    if (queue.length >= QUEUE_CAP) {
+    if (queue.length + this.#encodedCount >= QUEUE_CAP) {
       this.#dropped.inc({ reason: 'queue_full' });
       return;
     }
@@ -164,8 +174,11 @@ export class AuditLog implements AuditSink {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    if (this.#encoded.length > 0) this.#writeSync(Buffer.concat(this.#encoded), this.#encodedCount);
+    this.#encoded = [];
+    this.#encodedCount = 0;
     const batch = this.#take();
-    if (batch !== undefined) this.#writeSync(batch.text, batch.count);
+    if (batch !== undefined) this.#writeSync(batch.bytes, batch.count);
     if (this.#fd !== undefined) {
       try {
         fs.closeSync(this.#fd);
@@ -176,62 +189,70 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  #take(): { text: string; count: number } | undefined {
+  /**
+   * The queued events as JSON lines, already encoded: the text dies here, so a write still in
+   * flight holds only the bytes (outside V8's heap), not a string the young generation must copy
+   * and promote while it waits.
+   */
+  #take(): { bytes: Buffer; count: number } | undefined {
     const queue = this.#queue;
     if (queue.length === 0) return undefined;
     this.#queue = [];
     let text = '';
     for (const event of queue) text += `${JSON.stringify(event)}\n`;
-    return { text, count: queue.length };
+    return { bytes: Buffer.from(text), count: queue.length };
   }
 
   #flush(): void {
-    // One append at a time: lines of two batches never interleave.
-    if (this.#writing) return;
+    // The queued events become bytes now, also while an append is in flight: an event object
+    // then lives at most FLUSH_EVENTS requests, however long the thread pool takes to write.
     const batch = this.#take();
-    if (batch === undefined) return;
-    if (this.#stdout !== undefined) this.#stdout.write(batch.text);
-    if (!this.#toFile) {
-      this.#written.inc(batch.count);
-      return;
+    if (batch !== undefined) {
+      if (this.#stdout !== undefined) this.#stdout.write(batch.bytes);
+      if (!this.#toFile) this.#written.inc(batch.count);
+      else {
+        this.#encoded.push(batch.bytes);
+        this.#encodedCount += batch.count;
+      }
     }
+    // One append at a time: lines of two batches never interleave.
+    if (this.#writing || this.#encoded.length === 0) return;
+    const encoded = this.#encoded;
+    const count = this.#encodedCount;
+    this.#encoded = [];
+    this.#encodedCount = 0;
+    const bytes = encoded.length === 1 ? (encoded[0] as Buffer) : Buffer.concat(encoded);
     this.#writing = true;
-    let bytes: Buffer;
     try {
-      bytes = Buffer.from(batch.text);
       this.#rotateFor(bytes.length);
     } catch (err) {
       this.#writing = false;
-      this.#failed(err, batch.count);
+      this.#failed(err, count);
       return;
     }
     const fd = this.#fd;
     if (fd === undefined) {
       this.#writing = false;
-      this.#failed(new Error('the audit file is not open'), batch.count);
+      this.#failed(new Error('the audit file is not open'), count);
       return;
     }
     fs.write(fd, bytes, 0, bytes.length, null, (err, written) => {
       this.#writing = false;
       if (err !== null || written !== bytes.length) {
-        this.#failed(
-          err ?? new Error(`short write: ${written} of ${bytes.length} bytes`),
-          batch.count,
-        );
+        this.#failed(err ?? new Error(`short write: ${written} of ${bytes.length} bytes`), count);
       } else {
         this.#size += written;
-        this.#written.inc(batch.count);
+        this.#written.inc(count);
       }
-      // Events that came while writing.
-      if (this.#queue.length >= FLUSH_EVENTS) this.#flush();
+      // Lines encoded while writing, and events that came meanwhile.
+      if (this.#encoded.length > 0 || this.#queue.length >= FLUSH_EVENTS) this.#flush();
     });
   }
 
-  #writeSync(text: string, count: number): void {
-    if (this.#stdout !== undefined) this.#stdout.write(text);
+  #writeSync(bytes: Buffer, count: number): void {
+    if (this.#stdout !== undefined) this.#stdout.write(bytes);
     if (!this.#toFile) return;
     try {
-      const bytes = Buffer.from(text);
       this.#rotateFor(bytes.length);
       if (this.#fd === undefined) throw new Error('the audit file is not open');
       fs.writeSync(this.#fd, bytes);

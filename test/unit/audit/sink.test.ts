@@ -131,6 +131,34 @@ describe('AuditLog', () => {
     }
   });
 
+  test('events queued while an append is in flight are encoded at once, not kept as objects', async () => {
+    // A pull's event must die young: held as an object until the thread pool finished the
+    // previous append, it outlived young collections and was promoted (docs/performance.md,
+    // "Memo hit: the audit queue's promotions"). stdout shows when a batch was taken.
+    await using dir = await tempDir('nora-audit-');
+    const file = path.join(dir.path, 'audit.jsonl');
+    let out = '';
+    const audit = AuditLog.open({
+      settings: settings(file, { log: 'both' }),
+      metrics: new Metrics(),
+      log: logger({ errors: [] }),
+      stdout: { write: (chunk: string | Uint8Array) => (out += chunk.toString()) },
+    });
+    const taken = () => out.split('\n').filter((l) => l !== '').length;
+    audit.record(event(1));
+    const first = audit.flush(); // the first append, now in the thread pool
+    audit.record(event(2));
+    const second = audit.flush(); // while it is in flight
+    assert.equal(taken(), 2);
+    await first;
+    await second;
+    audit.close();
+    assert.deepEqual(
+      lines(file).map((l) => (JSON.parse(l) as AuditEvent).artifact),
+      ['pkg/-/pkg-1.tgz', 'pkg/-/pkg-2.tgz'],
+    );
+  });
+
   test('rotates before an append would pass max_size_mb, keeping `keep` files', async () => {
     await using dir = await tempDir('nora-audit-');
     const file = path.join(dir.path, 'audit.jsonl');
