@@ -341,6 +341,11 @@ export interface RunReport {
     readonly imported: Tally;
     readonly skipped: number;
     readonly failed: number;
+    /**
+     * Files that cannot be imported (unsafe path, no usable checksum, a file the format does not
+     * take): exit 1 unless `--allow-unimportable`, as a CI job must not pass over a partial copy.
+     */
+    readonly unimportable: number;
   };
   /** True when Ctrl-C stopped it (exit 130; a re-run resumes). */
   readonly interrupted: boolean;
