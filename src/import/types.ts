@@ -99,13 +99,19 @@ export interface ImportSource {
    * The source's package API for `repo` (named for its first use, Docker's Registry API v2):
    * `base` is Artifactory `<url>/api/<packageType>/<repo>`, Nexus `<url>/repository/<repo>`, so
    * Docker manifests are at `<base>/v2/<image>/manifests/<ref>` and Cargo's sparse index at
-   * `<base>/index/<prefix>/<name>`. `get` sends a GET
+   * `<base><cargoIndex>/<prefix>/<name>`. `get` sends a GET
    * to `base + path` (`path` starts with `/v2/`, percent-encoded by the caller) with the source's
    * credentials and the same SSRF guard, following the registry's token dance (401 with a
    * `Bearer realm=…` challenge); it resolves with the answer whatever its status.
    */
   dockerRegistry(repo: SourceRepository): {
     readonly base: string;
+    /**
+     * Where Cargo's sparse index starts under `base`: Artifactory `/index` (its registry URL is
+     * `…/api/cargo/<repo>/index`), Nexus `` (clients use `sparse+<nexus>/repository/<repo>/`,
+     * so `config.json` and `<prefix>/<name>` sit at the repository's root).
+     */
+    readonly cargoIndex: string;
     get(path: string, headers?: Readonly<Record<string, string>>): Promise<HttpAnswer>;
   };
 }
