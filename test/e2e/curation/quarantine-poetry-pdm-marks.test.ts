@@ -8,12 +8,18 @@
  * `allow_yanked` is off): it finds nothing, without a request for 1.1.0.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { indexUrl, missingPython, output, pythonHome, step } from '../../helpers/python.ts';
+import {
+  indexUrl,
+  missingPython,
+  output,
+  pythonHome,
+  step,
+  writeLockApp,
+} from '../../helpers/python.ts';
 import {
   makeWheel,
   MULTIPART,
@@ -22,44 +28,6 @@ import {
 } from '../../integration/pypi/fixtures.ts';
 
 const TIMEOUT = 180_000;
-
-/** A poetry or pdm application depending on `young-lib<requirement>` from `index`. */
-async function writeApp(dir: string, tool: 'poetry' | 'pdm', index: string, requirement: string) {
-  await fs.mkdir(dir, { recursive: true });
-  const poetry = [
-    '[tool.poetry]',
-    'name = "quar-app"',
-    'version = "1.0.0"',
-    'description = "NORA quarantine fixture"',
-    'authors = ["NORA tests <nora@example.invalid>"]',
-    'packages = []',
-    '',
-    '[tool.poetry.dependencies]',
-    'python = "^3.8"',
-    `young-lib = ${JSON.stringify(requirement === '' ? '*' : requirement)}`,
-    '',
-    '[[tool.poetry.source]]',
-    'name = "nora"',
-    `url = ${JSON.stringify(index)}`,
-    'default = true',
-  ];
-  const pdm = [
-    '[project]',
-    'name = "quar-app"',
-    'version = "1.0.0"',
-    'requires-python = ">=3.8"',
-    `dependencies = [${JSON.stringify(`young-lib${requirement}`)}]`,
-    '',
-    '[[tool.pdm.source]]',
-    'name = "pypi"',
-    `url = ${JSON.stringify(index)}`,
-    'verify_ssl = false',
-  ];
-  await fs.writeFile(
-    path.join(dir, 'pyproject.toml'),
-    `${(tool === 'poetry' ? poetry : pdm).join('\n')}\n`,
-  );
-}
 
 for (const tool of ['poetry', 'pdm'] as const) {
   test(
@@ -109,7 +77,7 @@ for (const tool of ['poetry', 'pdm'] as const) {
       const lock = (dir: string) =>
         step(home, tool, ['lock', '-v'], { cwd: dir, timeoutMs: TIMEOUT, check: false });
       const loose = path.join(work.path, 'loose');
-      await writeApp(loose, tool, index, '');
+      await writeLockApp(loose, tool, index, 'young-lib', '');
       const first = await lock(loose);
       // 1.0.0 chosen: its own first fill starts its hold, so the lock fails on it.
       assert.notEqual(first.code, 0, output(first));
@@ -121,7 +89,7 @@ for (const tool of ['poetry', 'pdm'] as const) {
 
       asked.length = 0;
       const pinnedDir = path.join(work.path, 'pinned');
-      await writeApp(pinnedDir, tool, index, '==1.1.0');
+      await writeLockApp(pinnedDir, tool, index, 'young-lib', '==1.1.0');
       const pinned = await lock(pinnedDir);
       assert.notEqual(pinned.code, 0, output(pinned));
       if (tool === 'poetry') {

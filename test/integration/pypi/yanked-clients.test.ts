@@ -17,6 +17,7 @@ import {
   output,
   pythonHome,
   step,
+  writeLockApp,
   type PythonHome,
 } from '../../helpers/python.ts';
 import { makeWheel, MULTIPART, multipartBody, twineFields } from './fixtures.ts';
@@ -67,37 +68,16 @@ describe('yanked files with poetry and pdm (as pip: not for a loose requirement,
   const poetryMissing = missingPython('poetry');
   test('poetry lock', { skip: poetryMissing }, async () => {
     for (const [requirement, expected] of [
-      ['*', '1.0.0'],
+      ['', '1.0.0'],
       ['==1.1.0', '1.1.0'],
     ] as const) {
       const dir = path.join(work.path, `poetry-${expected}`);
-      await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(
-        path.join(dir, 'pyproject.toml'),
-        [
-          '[tool.poetry]',
-          'name = "nora-yank-app"',
-          'version = "1.0.0"',
-          'description = "NORA yanked-file fixture"',
-          'authors = ["NORA tests <nora@example.invalid>"]',
-          'packages = []',
-          '',
-          '[tool.poetry.dependencies]',
-          'python = "^3.8"',
-          `${NAME} = ${JSON.stringify(requirement)}`,
-          '',
-          '[[tool.poetry.source]]',
-          'name = "nora"',
-          `url = ${JSON.stringify(index)}`,
-          'default = true',
-          '',
-        ].join('\n'),
-      );
+      await writeLockApp(dir, 'poetry', index, NAME, requirement);
       const locked = await step(home, 'poetry', ['lock', '-vv'], { cwd: dir, timeoutMs: TIMEOUT });
       assert.equal(
         await lockedVersion(path.join(dir, 'poetry.lock')),
         expected,
-        `${requirement}: ${output(locked)}`,
+        `${requirement || '(any)'}: ${output(locked)}`,
       );
     }
   });
@@ -108,23 +88,7 @@ describe('yanked files with poetry and pdm (as pip: not for a loose requirement,
     { skip: pdmMissing },
     async () => {
       const lock = async (dir: string, requirement: string, check = true) => {
-        await fs.mkdir(dir, { recursive: true });
-        await fs.writeFile(
-          path.join(dir, 'pyproject.toml'),
-          [
-            '[project]',
-            'name = "nora-yank-app"',
-            'version = "1.0.0"',
-            'requires-python = ">=3.8"',
-            `dependencies = [${JSON.stringify(`${NAME}${requirement}`)}]`,
-            '',
-            '[[tool.pdm.source]]',
-            'name = "pypi"',
-            `url = ${JSON.stringify(index)}`,
-            'verify_ssl = false',
-            '',
-          ].join('\n'),
-        );
+        await writeLockApp(dir, 'pdm', index, NAME, requirement);
         return step(home, 'pdm', ['lock', '-v'], { cwd: dir, timeoutMs: TIMEOUT, check });
       };
       const loose = await lock(path.join(work.path, 'pdm-loose'), '');
