@@ -80,7 +80,11 @@ export function artifactorySource(http: SourceHttp, url: string, host: string): 
       // `/api/cargo/<repo>` (the sparse index, `/index/…`), `/api/npm/<repo>` (packuments).
       const type = encodeURIComponent(repo.packageType);
       const base = `${http.root}/api/${type}/${encodeURIComponent(repo.name)}`;
-      return { base, get: (path, headers) => http.get(`${base}${path}`, headers) };
+      return {
+        base,
+        cargoIndex: '/index',
+        get: (path, headers) => http.get(`${base}${path}`, headers),
+      };
     },
   };
 }

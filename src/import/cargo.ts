@@ -1,6 +1,7 @@
 /**
  * Cargo writer (Artifactory and Nexus Cargo repositories keep `.crate` files, e.g.
- * `crates/<name>/<name>-<version>.crate`, next to an index they generate): every `.crate` is
+ * `crates/<name>/<name>-<version>.crate`, or under the download path
+ * `crates/<name>/<version>/download`, next to an index they generate): every crate is
  * published as `cargo publish` does — `PUT <target>/api/v1/crates/new` with the Cargo book's
  * frame (u32 LE JSON length, the metadata JSON, u32 LE crate length, the crate, streamed). The
  * metadata comes from the crate's own `Cargo.toml` (the normalised one `cargo package` writes,
@@ -16,8 +17,8 @@
  * yet, so a crate whose dependency is not in NORA's index is not sent: it is `deferred`, and the
  * run writes it again after the repository's other crates (rounds, while they make progress).
  *
- * Yanked versions: the source's sparse index (`index/<prefix>/<name>` under its Cargo API) is read
- * after each publish (or skip); a version yanked there is yanked in NORA through its yank API.
+ * Yanked versions: the source's sparse index (Artifactory `api/cargo/<repo>/index/<prefix>/<name>`,
+ * Nexus `repository/<repo>/<prefix>/<name>`) is read after each publish (or skip); a version yanked there is yanked in NORA through its yank API.
  * A source that serves no index (404) leaves the versions unyanked.
  */
 import { parse as parseToml } from 'smol-toml';
@@ -34,6 +35,13 @@ export const MAX_CARGO_TOML_BYTES = 1024 * 1024;
 type Table = Record<string, unknown>;
 
 /**
+ * A crate stored under its download path, `crates/<name>/<version>/download`: Cargo's default
+ * `dl` template under a Nexus repository's `dl` (`…/repository/<repo>/crates`), the shape a
+ * registry may keep the asset under (not confirmed for Nexus: see docs/import.md).
+ */
+const DOWNLOAD_PATH = /(?:^|\/)crates\/([^/]+)\/([^/]+)\/download$/;
+
+/**
  * The index a dependency of crates.io is published with to any other registry (`cargo publish`
  * sends it as the dependency's `registry`).
  */
@@ -42,7 +50,7 @@ export const CRATES_IO_INDEX = 'https://github.com/rust-lang/crates.io-index';
 export const cargoWriter: ImportWriter = {
   format: 'cargo',
   accepts(file) {
-    if (file.path.endsWith('.crate')) return { action: 'take' };
+    if (file.path.endsWith('.crate') || DOWNLOAD_PATH.test(file.path)) return { action: 'take' };
     return { action: 'ignore', reason: 'Cargo index file: NORA builds its own' };
   },
   write: guarded(publishCrate),
@@ -109,6 +117,11 @@ async function publishCrate(ctx: WriteContext): Promise<WriteOutcome> {
  * newA F5). Only the file name is compared: the folders differ between sources.
  */
 export function crateFileMismatch(path: string, name: string, vers: string): string | undefined {
+  const download = DOWNLOAD_PATH.exec(path);
+  if (download !== null) {
+    if (download[1] === name && download[2] === vers) return undefined;
+    return `cannot import: its Cargo.toml says ${name}@${vers}, but the crate is stored at ${path} (expected crates/${name}/${vers}/download)`;
+  }
   const file = path.slice(path.lastIndexOf('/') + 1);
   if (file === `${name}-${vers}.crate`) return undefined;
   return `cannot import: its Cargo.toml says ${name}@${vers}, but the crate is stored as ${file} (expected ${name}-${vers}.crate)`;
@@ -116,7 +129,7 @@ export function crateFileMismatch(path: string, name: string, vers: string): str
 
 /**
  * Yanks `name@vers` in NORA (`DELETE …/yank`, as `cargo yank` does) when the source's sparse
- * index (`<source package API>/index/<prefix>/<name>`) says it is yanked; `outcome` (imported or
+ * index (`<source package API><cargoIndex>/<prefix>/<name>`) says it is yanked; `outcome` (imported or
  * skipped) otherwise, and also when the source serves no index (404: the state is not carried).
  * A yank NORA refuses turns `outcome` into a failure naming it (the crate itself is in).
  */
@@ -128,7 +141,7 @@ async function carryYank(
 ): Promise<WriteOutcome> {
   if (outcome.status !== 'imported' && outcome.status !== 'skipped') return outcome;
   const source = ctx.sourceRegistry(ctx.source);
-  const indexFile = `/index/${indexPath(name)}`;
+  const indexFile = `${source.cargoIndex}/${indexPath(name)}`;
   const answer = await source.get(indexFile);
   if (answer.status === 404) {
     await answer.discard();

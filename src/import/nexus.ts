@@ -98,7 +98,12 @@ export function nexusSource(http: SourceHttp, url: string, host: string): Import
     },
     dockerRegistry(repo) {
       const base = `${http.root}/repository/${encodeURIComponent(repo.name)}`;
-      return { base, get: (path, headers) => http.get(`${base}${path}`, headers) };
+      // Cargo's sparse index at the repository's root (`sparse+…/repository/<repo>/`).
+      return {
+        base,
+        cargoIndex: '',
+        get: (path, headers) => http.get(`${base}${path}`, headers),
+      };
     },
   };
 }

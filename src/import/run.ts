@@ -13,8 +13,9 @@
  * source (`user:password` or a token), NORA_IMPORT_TARGET_TOKEN or NORA_IMPORT_TARGET_USER +
  * NORA_IMPORT_TARGET_PASSWORD for NORA.
  *
- * Exit codes: 0 done, 1 any file failed (or the source/NORA could not be read), 2 bad usage,
- * 130 interrupted (Ctrl-C; a re-run resumes).
+ * Exit codes: 0 done, 1 any file failed or (run, without --allow-unimportable) any file cannot
+ * be imported (or the source/NORA could not be read), 2 bad usage, 130 interrupted (Ctrl-C; a
+ * re-run resumes). assess is a report: 0 whatever it lists.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -90,6 +91,8 @@ interface ImportOptions {
   readonly state?: string;
   readonly allowPrivateCidrs?: boolean;
   readonly allowSha1?: boolean;
+  /** run: files that cannot be imported are expected, not a reason for exit 1. */
+  readonly allowUnimportable?: boolean;
   readonly withPermissions?: boolean;
   readonly grantWrite?: boolean;
   readonly permissionsOut?: string;
@@ -146,6 +149,10 @@ export function addImportCommand(program: Command): void {
       sub
         .option('--dry-run', 'do everything but publish: list what would be imported')
         .option('--concurrency <n>', 'files imported at once', concurrency, DEFAULT_CONCURRENCY)
+        .option(
+          '--allow-unimportable',
+          'exit 0 even when files cannot be imported (unsafe path, no checksum…): they are expected',
+        )
         .option(
           '--state <file>',
           'the resume state (default <[storage] path>/import-state/<source host>-to-<NORA host>.jsonl)',
@@ -676,6 +683,7 @@ async function importRun(
   // Said again under the total: a line among thousands of `imported` ones is easily missed.
   const notes: string[] = [];
   let failedTotal = 0;
+  let unimportableTotal = 0;
   const importedTotal = new Count();
   let skippedTotal = 0;
   if (state !== undefined && state.superseded > 0) {
@@ -798,6 +806,7 @@ async function importRun(
           if (verdict.kind === 'ignore') ignored += 1;
           else {
             unimportable += 1;
+            unimportableTotal += 1;
             line(`cannot import ${repo.name}/${printable(file.path)}: ${verdict.reason}`);
           }
           continue;
@@ -857,15 +866,26 @@ async function importRun(
     dryRun,
     repositories,
     failures,
-    totals: { imported: importedTotal.tally, skipped: skippedTotal, failed: failedTotal },
+    totals: {
+      imported: importedTotal.tally,
+      skipped: skippedTotal,
+      failed: failedTotal,
+      unimportable: unimportableTotal,
+    },
     interrupted,
     notes,
   };
+  // A CI job must see a partial copy: files that cannot be imported fail the run unless the
+  // operator said they are expected (the summary says which way it went).
+  const allowUnimportable = options.allowUnimportable === true;
+  const unimportableNote = allowUnimportable
+    ? ' (expected: --allow-unimportable)'
+    : ' (exit 1: pass --allow-unimportable if they are expected)';
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     line(
-      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
+      `${interrupted ? 'INTERRUPTED: ' : ''}${dryRun ? 'would import' : 'imported'} ${files(importedTotal.files)} (${formatBytes(importedTotal.bytes)}), ${skippedTotal} skipped, ${failedTotal} failed, ${unimportableTotal} cannot be imported${unimportableTotal > 0 && !interrupted ? unimportableNote : ''}${interrupted ? '; run the same command again to resume' : ''}${dryRun ? ' (dry run: neither NORA nor the resume state was checked, so files already imported are counted too)' : ''}`,
     );
     for (const note of notes) line(`note: ${note}`);
   }
@@ -876,5 +896,7 @@ async function importRun(
     );
     return EXIT_INTERRUPTED;
   }
-  return failedTotal === 0 ? EXIT_OK : EXIT_FAILED;
+  return failedTotal === 0 && (unimportableTotal === 0 || allowUnimportable)
+    ? EXIT_OK
+    : EXIT_FAILED;
 }

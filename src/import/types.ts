@@ -99,13 +99,19 @@ export interface ImportSource {
    * The source's package API for `repo` (named for its first use, Docker's Registry API v2):
    * `base` is Artifactory `<url>/api/<packageType>/<repo>`, Nexus `<url>/repository/<repo>`, so
    * Docker manifests are at `<base>/v2/<image>/manifests/<ref>` and Cargo's sparse index at
-   * `<base>/index/<prefix>/<name>`. `get` sends a GET
+   * `<base><cargoIndex>/<prefix>/<name>`. `get` sends a GET
    * to `base + path` (`path` starts with `/v2/`, percent-encoded by the caller) with the source's
    * credentials and the same SSRF guard, following the registry's token dance (401 with a
    * `Bearer realm=…` challenge); it resolves with the answer whatever its status.
    */
   dockerRegistry(repo: SourceRepository): {
     readonly base: string;
+    /**
+     * Where Cargo's sparse index starts under `base`: Artifactory `/index` (its registry URL is
+     * `…/api/cargo/<repo>/index`), Nexus `` (clients use `sparse+<nexus>/repository/<repo>/`,
+     * so `config.json` and `<prefix>/<name>` sit at the repository's root).
+     */
+    readonly cargoIndex: string;
     get(path: string, headers?: Readonly<Record<string, string>>): Promise<HttpAnswer>;
   };
 }
@@ -341,6 +347,11 @@ export interface RunReport {
     readonly imported: Tally;
     readonly skipped: number;
     readonly failed: number;
+    /**
+     * Files that cannot be imported (unsafe path, no usable checksum, a file the format does not
+     * take): exit 1 unless `--allow-unimportable`, as a CI job must not pass over a partial copy.
+     */
+    readonly unimportable: number;
   };
   /** True when Ctrl-C stopped it (exit 130; a re-run resumes). */
   readonly interrupted: boolean;

@@ -91,9 +91,12 @@ export async function writeFile(
     open: () => Promise.resolve({ stream: createReadStream(file), length: bytes.length }),
     sourceRegistry: () => {
       // A source without a package API: every path is absent (Cargo's index: no yanked state).
-      if (sourceRegistryBase === undefined) return { base: 'http://source.invalid', get: notFound };
+      if (sourceRegistryBase === undefined) {
+        return { base: 'http://source.invalid', cargoIndex: '/index', get: notFound };
+      }
       return {
         base: sourceRegistryBase,
+        cargoIndex: '/index',
         get: (path, headers) =>
           httpRequest(`${sourceRegistryBase}${path}`, headers === undefined ? {} : { headers }),
       };

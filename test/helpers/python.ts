@@ -414,3 +414,50 @@ export function twineUpload(
     { check: false, ...options },
   );
 }
+
+/**
+ * A poetry or pdm application (no package of its own) whose one dependency is
+ * `<project><requirement>` (`requirement` '' = any version), read from `index` only: what
+ * `poetry lock` / `pdm lock` resolve in tests of the index's answers.
+ */
+export async function writeLockApp(
+  dir: string,
+  tool: 'poetry' | 'pdm',
+  index: string,
+  project: string,
+  requirement: string,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  const lines =
+    tool === 'poetry'
+      ? [
+          '[tool.poetry]',
+          'name = "nora-lock-app"',
+          'version = "1.0.0"',
+          'description = "NORA lock fixture"',
+          'authors = ["NORA tests <nora@example.invalid>"]',
+          'packages = []',
+          '',
+          '[tool.poetry.dependencies]',
+          'python = "^3.8"',
+          `${project} = ${JSON.stringify(requirement === '' ? '*' : requirement)}`,
+          '',
+          '[[tool.poetry.source]]',
+          'name = "nora"',
+          `url = ${JSON.stringify(index)}`,
+          'default = true',
+        ]
+      : [
+          '[project]',
+          'name = "nora-lock-app"',
+          'version = "1.0.0"',
+          'requires-python = ">=3.8"',
+          `dependencies = [${JSON.stringify(`${project}${requirement}`)}]`,
+          '',
+          '[[tool.pdm.source]]',
+          'name = "pypi"',
+          `url = ${JSON.stringify(index)}`,
+          'verify_ssl = false',
+        ];
+  await fs.writeFile(path.join(dir, 'pyproject.toml'), `${lines.join('\n')}\n`);
+}

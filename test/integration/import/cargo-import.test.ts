@@ -23,13 +23,19 @@ async function crate(name: string, vers: string, deps: readonly string[]): Promi
   return { data: await crateArchive(name, vers, { 'Cargo.toml': toml, 'src/lib.rs': '' }) };
 }
 
-/** `nora import run` of the Artifactory fixture at `sourceUrl` into the NORA at `noraUrl`. */
-function importRun(sourceUrl: string, noraUrl: string, state: string, extra: string[] = []) {
+/** `nora import run` of the fixture at `sourceUrl` (Artifactory's unless `extra` says) into `noraUrl`. */
+function importRun(
+  sourceUrl: string,
+  noraUrl: string,
+  state: string,
+  extra: string[] = [],
+  flavour = 'artifactory',
+) {
   return nora([
     'import',
     'run',
     '--source',
-    'artifactory',
+    flavour,
     '--url',
     sourceUrl,
     '--registry',
@@ -102,6 +108,60 @@ describe('nora import: Cargo dependency order', () => {
       ).yanked;
     assert.equal(await yanked('dep-b'), true);
     assert.equal(await yanked('dep-a'), false);
+  });
+});
+
+describe('nora import: a Nexus Cargo repository', () => {
+  test('its sparse index at the repository root carries yanks; crates under download paths are taken', async () => {
+    await using work = await tempDir('nora-import-cargo-');
+    await using server = await serveNora({ dir: work.path });
+    const files = new Map<string, FixtureFile>([
+      // Cargo's download path (Nexus's `dl` is …/repository/<repo>/crates) and a .crate file.
+      ['crates/nx-a/1.0.0/download', await crate('nx-a', '1.0.0', [])],
+      ['crates/nx-b/nx-b-1.0.0.crate', await crate('nx-b', '1.0.0', [])],
+      // A download path naming another version than the crate's Cargo.toml: refused.
+      ['crates/nx-c/9.9.9/download', await crate('nx-c', '1.0.0', [])],
+    ]);
+    await using source = await startSourceFixture({
+      flavour: 'nexus',
+      repos: [
+        {
+          name: 'cargo-hosted',
+          packageType: 'cargo',
+          kind: 'local',
+          files,
+          // Clients use sparse+<nexus>/repository/<repo>/: index files sit at its root.
+          api: new Map([
+            ['config.json', '{"dl":"http://fixture/repository/cargo-hosted/crates","api":"x"}'],
+            ['nx/-a/nx-a', '{"name":"nx-a","vers":"1.0.0","deps":[],"yanked":true}\n'],
+            ['nx/-b/nx-b', '{"name":"nx-b","vers":"1.0.0","deps":[],"yanked":false}\n'],
+          ]),
+        },
+      ],
+    });
+    const ran = await importRun(source.url, server.url, `${work.path}/s.jsonl`, [], 'nexus');
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /imported 2 files .*, 0 skipped, 1 failed/);
+    assert.match(
+      ran.stdout,
+      /FAILED cargo-hosted\/crates\/nx-c\/9\.9\.9\/download: cannot import: its Cargo\.toml says nx-c@1\.0\.0, but the crate is stored at crates\/nx-c\/9\.9\.9\/download/,
+    );
+    for (const [name, at] of [
+      ['nx-a', 'crates/nx-a/1.0.0/download'],
+      ['nx-b', 'crates/nx-b/nx-b-1.0.0.crate'],
+    ] as const) {
+      const got = await fetch(`${server.url}/cargo/api/v1/crates/${name}/1.0.0/download`);
+      assert.deepEqual(Buffer.from(await got.arrayBuffer()), files.get(at)?.data, name);
+    }
+    const line = async (name: string) =>
+      JSON.parse(
+        await (await fetch(`${server.url}/cargo/index/nx/${name.slice(2)}/${name}`)).text(),
+      ) as {
+        yanked: boolean;
+      };
+    assert.equal((await line('nx-a')).yanked, true);
+    assert.equal((await line('nx-b')).yanked, false);
+    assert.equal(await fetch(`${server.url}/cargo/index/nx/-c/nx-c`).then((r) => r.status), 404);
   });
 });
 

@@ -508,14 +508,42 @@ describe('nora import: listed paths', () => {
     assert.equal(report.totals.importable.files, 1);
     assert.equal(report.totals.unimportable.files, bad.length);
 
-    const ran = await nora(['import', 'run', ...common, '--state', path.join(work.path, 's')]);
-    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
-    assert.match(ran.stdout, /imported 1 files? \(/);
+    const state = path.join(work.path, 's');
+    const ran = await nora(['import', 'run', ...common, '--state', state]);
+    // A CI job must not pass over a partial copy: files that cannot be imported exit 1, and the
+    // summary says so and how to expect them.
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    assert.match(
+      ran.stdout,
+      new RegExp(
+        `imported 1 file \\(.*\\), 0 skipped, 0 failed, ${bad.length} cannot be imported \\(exit 1: pass --allow-unimportable if they are expected\\)\\n`,
+      ),
+    );
     assert.equal(
       (ran.stdout.match(/cannot import files\/.*: unsafe path/g) ?? []).length,
       bad.length,
       ran.stdout,
     );
+    // Expected: exit 0, said in the summary; --json totals count them either way.
+    const allowed = await nora([
+      'import',
+      'run',
+      ...common,
+      '--state',
+      state,
+      '--allow-unimportable',
+    ]);
+    assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+    assert.match(
+      allowed.stdout,
+      new RegExp(`${bad.length} cannot be imported \\(expected: --allow-unimportable\\)\\n`),
+    );
+    const json = await nora(['import', 'run', ...common, '--state', state, '--json']);
+    assert.equal(json.code, 1, json.stdout + json.stderr);
+    const totals = (JSON.parse(json.stdout) as { totals: { unimportable: number } }).totals;
+    assert.equal(totals.unimportable, bad.length);
+    const dry = await nora(['import', 'run', ...common, '--dry-run']);
+    assert.equal(dry.code, 1, dry.stdout + dry.stderr);
     assert.equal((await get(`${server.url}/repository/libs/evil/evil.txt`)).status, 404);
     assert.equal((await get(`${server.url}/escape.txt`)).status, 404);
     assert.equal((await get(`${server.url}/raw/ok/fine.txt`)).status, 200);
