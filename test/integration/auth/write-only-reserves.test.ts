@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { basic, rule } from '../../helpers/auth.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { escapedName, publishBody } from '../npm/fixtures.ts';
+import { escapedName, packumentOf, publishBody } from '../npm/fixtures.ts';
 
 describe('a write-only rule on a hosted member keeps its names from the other hosted members', () => {
   let server: TestServer;
@@ -115,14 +115,10 @@ describe('a write-only rule on a hosted member keeps its names from the other ho
     const shadow = await publish('npm-hosted', bob, '9.0.0');
     assert.equal(shadow.status, 201, shadow.text);
 
-    const doc = await get(`/repository/all-npm/${escapedName(name)}`);
-    assert.equal(doc.status, 200, doc.text);
-    const packument = JSON.parse(doc.text) as {
-      versions: Record<string, unknown>;
-      'dist-tags': Record<string, string>;
-    };
-    assert.deepEqual(Object.keys(packument.versions), ['1.0.0']);
-    assert.equal(packument['dist-tags']['latest'], '1.0.0');
+    assert.deepEqual(packumentOf(await get(`/repository/all-npm/${escapedName(name)}`)), {
+      versions: ['1.0.0'],
+      latest: '1.0.0',
+    });
     assert.equal((await get(`/repository/all-npm/${name}/-/lib-9.0.0.tgz`)).status, 404);
     assert.equal((await get(`/repository/all-npm/${name}/-/lib-1.0.0.tgz`)).status, 200);
     // A name no rule reserves: every hosted member answers, as before.
