@@ -171,6 +171,8 @@ export interface AnsweredBy {
   readonly userTried: string | undefined;
   /** Whether the request carried an Authorization header. */
   readonly credentials: boolean;
+  /** A registry token's principal: the credential the token was issued from (its `tokenFrom`). */
+  readonly tokenFrom?: string | undefined;
   readonly client: () => string | undefined;
 }
 
@@ -319,6 +321,10 @@ export class RequestAuditor {
       status,
       method,
       reqId: requestId,
+      // Whose registry token it was, when the actor is the token's subject (not a noted actor).
+      ...(by.tokenFrom === undefined || slot?.actor !== undefined || action === 'login-failed'
+        ? {}
+        : { tokenFrom: by.tokenFrom }),
     };
     this.#sink.record(event);
   }

@@ -104,6 +104,11 @@ export interface AuditEvent {
   readonly method?: string | undefined;
   /** The request id (`X-Request-Id`), to join an event with its access log line. */
   readonly reqId?: string | undefined;
+  /**
+   * For a request authorised by a Docker registry token: the credential the token was issued
+   * from — `api-token <API token id>`, `password`, or `oidc <issuer> <sub>` (`actor` is its subject).
+   */
+  readonly tokenFrom?: string | undefined;
 }
 
 /**

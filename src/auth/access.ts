@@ -68,6 +68,14 @@ export interface UserPrincipal {
    * asked for with this one (`/v2/token` with a Bearer registry token) stays bound to it.
    */
   readonly binding?: CredentialBinding | undefined;
+  /**
+   * A registry token's principal: the credential the token was issued from, as its access log
+   * and audit lines name it (`tokenFrom`): `api-token <API token id>`, `password`, or
+   * `oidc <issuer> <sub>` (never a secret). Undefined for tokens issued before the 27th session.
+   */
+  readonly tokenFrom?: string | undefined;
+  /** An OIDC identity's principal: the `iss` of the provider that verified its token. */
+  readonly oidcIssuer?: string | undefined;
 }
 
 export type Principal = { readonly kind: 'anonymous' } | UserPrincipal;

@@ -174,6 +174,7 @@ export class OidcResolver implements CredentialResolver {
       name,
       roles: [match.rule.role],
       credential: 'oidc',
+      oidcIssuer: provider.issuer,
       ...(match.rule.role === 'read' ? { readOnly: true } : {}),
       ...(scope === undefined ? {} : { scope }),
     };

@@ -97,6 +97,8 @@ export interface AccessTokenRequest {
   readonly ttlSeconds: number;
   /** The credential the principal proved itself with, re-checked at each use (BindingCheck). */
   readonly binding?: CredentialBinding | undefined;
+  /** What the access and audit lines of its requests name it by (UserPrincipal.tokenFrom). */
+  readonly from?: string | undefined;
 }
 
 /**
@@ -154,6 +156,11 @@ interface NoraClaim {
   readonly readOnly?: true | undefined;
   /** The credential the token was minted from; absent for anonymous and OIDC tokens. */
   readonly bind?: CredentialBinding | undefined;
+  /**
+   * The credential it was issued from, for the access and audit lines (UserPrincipal.tokenFrom):
+   * `api-token <id>`, `password`, `oidc <issuer> <sub>`. Absent in tokens of earlier versions.
+   */
+  readonly from?: string | undefined;
 }
 
 interface SigningKey {
@@ -303,6 +310,7 @@ export class RegistryTokens {
             ...(principal.groups === undefined ? {} : { groups: principal.groups }),
             ...(principal.readOnly === true ? { readOnly: true as const } : {}),
             ...(request.binding === undefined ? {} : { bind: request.binding }),
+            ...(request.from === undefined ? {} : { from: request.from }),
           }
         : { grants: request.grants, roles: [] };
     const token = await new SignJWT({ access: request.access, nora })
@@ -411,6 +419,7 @@ export class RegistryTokens {
       credential: 'registry-token',
       scope: subject?.scope === undefined ? grant : new BothScopes(grant, subject.scope),
       ...(binding === undefined ? {} : { binding }),
+      ...(typeof nora.from === 'string' ? { tokenFrom: nora.from } : {}),
       // The API token's address ranges: access.ts `admit` refuses a request from outside them.
       ...(state?.networks === undefined ? {} : { networks: state.networks }),
     };

@@ -679,15 +679,22 @@ export class RuleSet implements Permissions {
 
   /**
    * Which of a group's direct `members` may answer for `target` (the group and a path), or
-   * undefined when every member may. A member holds the path's files — only such members answer,
-   * in their order — when it is not a proxy and a *claiming* rule names it: an owning rule that
-   * covers the path, grants `write` and `read` (claimsFiles), and names some but not all of the
-   * group's members. So a
-   * writer of one hosted member cannot shadow through the group a name that a rule gives to
-   * another member (the ninth trial's finding), while rules that say only who may read (a
-   * read rule on the proxy member, a catch-all `users = ["*"]`) or that name every member alike
-   * choose no member: they never let a proxy answer for a hosted name, nor shut the proxies out
-   * (the tenth trial's F4). Nobody writes to a proxy, so a rule never makes one hold a name.
+   * undefined when every member may. A member holds the path's files when it is not a proxy and
+   * a *claiming* rule names it: an owning rule that covers the path, grants `write`, and names
+   * some but not all of the group's members. So a writer of one hosted member cannot shadow
+   * through the group a name that a rule gives to another member (the ninth trial's finding),
+   * while rules that say only who may read (a read rule on the proxy member, a catch-all
+   * `users = ["*"]`) or that name every member alike choose no member: they never let a proxy
+   * answer for a hosted name, nor shut the proxies out (the tenth trial's F4). Nobody writes to a
+   * proxy, so a rule never makes one hold a name.
+   *
+   * What the holders shut out depends on the claim. A rule granting `write` and `read`
+   * (claimsFiles) says whose files the path holds: only the holding members answer, in their
+   * order. A rule granting `write` without `read` only says who writes there (`nora import
+   * --grant-write` writes the source's writers so, beside read rules, 26th session): it
+   * reserves the path against the other hosted members, so a hosted member's name stays its own
+   * through the group, and the proxies keep answering in their place (the group's
+   * `protect_hosted_names` keeps them from a hosted name).
    */
   answeringMembers(
     target: AccessTarget,
@@ -700,19 +707,29 @@ export class RuleSet implements Permissions {
       rule.repositories.some((glob) => glob.test(repository));
     const claiming = this.#rules.filter(
       (rule) =>
-        claimsFiles(rule) &&
+        rule.owns &&
+        rule.actions.has('write') &&
         !members.every((member) => names(rule, member)) &&
         pathGlobs(rule, form).some((glob) => glob.test(path)),
     );
     if (claiming.length === 0) return undefined;
-    const holds = (repository: string): boolean =>
-      this.#options.kindOf?.(repository) !== 'proxy' &&
-      claiming.some((rule) => names(rule, repository));
+    const kind = (repository: string) => this.#options.kindOf?.(repository);
     // A member that is itself a group holds the path through its members.
-    const holding = members.filter(
-      (member) => holds(member) || (this.#options.membersOf?.(member) ?? []).some(holds),
-    );
-    return holding.length === 0 ? undefined : holding;
+    const heldBy = (rules: readonly CompiledRule[]) => {
+      const holds = (repository: string): boolean =>
+        kind(repository) !== 'proxy' && rules.some((rule) => names(rule, repository));
+      return (member: string): boolean =>
+        holds(member) || (this.#options.membersOf?.(member) ?? []).some(holds);
+    };
+    const held = heldBy(claiming);
+    if (!members.some(held)) return undefined;
+    // Where a rule granting read too gives the path to a member, the holders answer alone; where
+    // only writers are named, the hosted members not holding it step aside and every other
+    // member (proxies, an inner group, which filters its own members) answers as before.
+    const answering = members.some(heldBy(claiming.filter(claimsFiles)))
+      ? members.filter(held)
+      : members.filter((member) => held(member) || kind(member) !== 'hosted');
+    return answering.length === members.length ? undefined : answering;
   }
 
   /**
@@ -976,9 +993,10 @@ const NAMESPACE_EXAMPLE: Record<FormatName, string> = {
 
 /**
  * Whether an owning rule says whose files a path holds (RuleSet.answeringMembers): it grants
- * `write` and `read` there. A rule granting `write` without `read` restricts who may write and
- * chooses no member: `nora import --grant-write` writes the source's writers so, beside a read
- * rule, and pasting it leaves the group's proxies answering (trial finding, 26th session).
+ * `write` and `read` there, and its members answer alone. A rule granting `write` without `read`
+ * restricts who may write and reserves the path against the other hosted members only:
+ * `nora import --grant-write` writes the source's writers so, beside a read rule, and pasting it
+ * leaves the group's proxies answering (trial finding, 26th session).
  */
 function claimsFiles(rule: CompiledRule): boolean {
   return rule.owns && rule.actions.has('write') && rule.actions.has('read');
@@ -991,30 +1009,45 @@ function claimsFiles(rule: CompiledRule): boolean {
  * (`RuleSet.answeringMembers`): the group answers every name from them only, so its proxies no
  * longer answer through it for any name, not only for the member's own (docs/auth.md
  * "Permissions"). Often meant as "only the release team publishes here"; one warning per rule
- * and group, saying what it does and how to narrow it.
+ * and group, saying what it does and how to narrow it. The same rule granting `write` without
+ * `read` leaves the proxies answering but shuts the group's other hosted members out for every
+ * name: warned too, where the group has such members.
  */
 export function proxiesShutOut(config: AppConfig, registry: RepositoryRegistry): string[] {
   if (!config.auth.enabled) return [];
   const warnings: string[] = [];
   config.auth.rules.forEach((rule, i) => {
     const compiled = compile(rule);
-    if (!claimsFiles(compiled) || !compiled.allPaths) return;
+    if (!compiled.owns || !compiled.actions.has('write') || !compiled.allPaths) return;
     const names = (repository: Repository): boolean =>
       compiled.repositories.some((glob) => glob.test(repository.name));
     for (const group of registry.all()) {
       if (group.kind !== 'group') continue;
       const members = registry.membersOf(group);
-      const proxies = members.filter((m) => m.kind === 'proxy');
       const holding = members.filter((m) => m.kind !== 'proxy' && names(m));
-      if (proxies.length === 0 || holding.length === 0 || members.every(names)) continue;
+      const shutOut = claimsFiles(compiled)
+        ? members.filter((m) => m.kind === 'proxy')
+        : members.filter((m) => m.kind === 'hosted' && !names(m));
+      if (shutOut.length === 0 || holding.length === 0 || members.every(names)) continue;
       const held = holding.map((m) => m.name).join(', ');
-      const shut = proxies.map((m) => m.name).join(', ');
+      const shut = shutOut.map((m) => m.name).join(', ');
+      const narrow = `narrow the rule's paths to the names ${held} holds (e.g. paths = ["${NAMESPACE_EXAMPLE[group.format]}"]), or put a rule over all paths on the group ${group.name} instead (it covers the members without reserving them); see docs/auth.md "Permissions"`;
+      if (!claimsFiles(compiled)) {
+        const them =
+          shutOut.length === 1
+            ? `its hosted member ${shut} no longer answers`
+            : `its hosted members ${shut} no longer answer`;
+        warnings.push(
+          `auth.rules[${i}] grants write without read over every path ("**") of ${held}, a member of group ${group.name}: ${members.some((m) => m.kind === 'proxy') ? "the group's proxies still answer through it, but " : ''}${them} through it for any name (a name only ${shut} has is a 404 at ${group.name}). To keep them, ${narrow}`,
+        );
+        continue;
+      }
       const them =
-        proxies.length === 1
+        shutOut.length === 1
           ? `its proxy ${shut} no longer answers`
           : `its proxies ${shut} no longer answer`;
       warnings.push(
-        `auth.rules[${i}] grants write over every path ("**") of ${held}, a member of group ${group.name}: the group now answers every name from ${held} only, and ${them} through it for any name (a name only a proxy has is a 404 at ${group.name}). To keep the proxies, narrow the rule's paths to the names ${held} holds (e.g. paths = ["${NAMESPACE_EXAMPLE[group.format]}"]), or put a rule over all paths on the group ${group.name} instead (it covers the members without reserving them); see docs/auth.md "Permissions"`,
+        `auth.rules[${i}] grants write over every path ("**") of ${held}, a member of group ${group.name}: the group now answers every name from ${held} only, and ${them} through it for any name (a name only a proxy has is a 404 at ${group.name}). To keep the proxies, ${narrow}`,
       );
     }
   });

@@ -415,6 +415,7 @@ export function recordAnswer(
             ? undefined
             : ((from as { readonly userTried: string | null }).userTried ?? undefined),
         credentials: from.headers.authorization !== undefined,
+        tokenFrom: principal?.kind === 'user' ? principal.tokenFrom : undefined,
         client: () => clientOf(from, clientAddress, detached),
       },
       slot,
@@ -453,6 +454,8 @@ export function recordAnswer(
     const tokenId =
       principal.tokenId ?? (principal.binding?.kind === 'token' ? principal.binding.id : undefined);
     if (tokenId !== undefined) fields['tokenId'] = tokenId;
+    // A registry token's: the credential it was issued from (`password`, `oidc <issuer> <sub>`…).
+    if (principal.tokenFrom !== undefined) fields['tokenFrom'] = principal.tokenFrom;
   } else if (principal === null && !(from instanceof IncomingMessage)) {
     // Who a refused login claimed to be, when that is an existing user (never its password, nor
     // an unknown name: users paste passwords into the user field).

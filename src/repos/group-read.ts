@@ -233,10 +233,13 @@ export function missNote(
   return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
 }
 
-/** `a rule on pypi-hosted reserves this name: group pypi answers it from pypi-hosted only`. */
+/**
+ * `a rule on pypi-hosted reserves this name: group pypi answers it from pypi-hosted only`; where
+ * the proxies answer too (a rule granting write without read) `… answers it from pypi-hosted,
+ * pypi-proxy only`.
+ */
 export function reservedText(reserved: Reservation): string {
-  const members = reserved.answering.join(', ');
-  return `a rule on ${members} reserves this name: group ${reserved.group} answers it from ${members} only`;
+  return `a rule on ${reserved.holding.join(', ')} reserves this name: group ${reserved.group} answers it from ${reserved.answering.join(', ')} only`;
 }
 
 /**

@@ -74,8 +74,13 @@ export type DefaultRepositories = (config: AppConfig) => RepositoryConfig[];
  */
 export interface Reservation {
   readonly group: string;
-  /** The members that answer for the path (those the reserving rule names), in member order. */
+  /**
+   * The members that answer for the path, in member order: those the reserving rule names, and
+   * the proxies too where it grants `write` without `read` (RuleSet.answeringMembers).
+   */
   readonly answering: readonly string[];
+  /** Those of `answering` that hold the path: the members the reserving rule names. */
+  readonly holding: readonly string[];
   /** The members not asked for it. */
   readonly leftOut: readonly string[];
 }
@@ -242,6 +247,7 @@ export class RepositoryRegistry {
     const reserved: Reservation = {
       group: repo.name,
       answering: chosen.map((m) => m.name),
+      holding: chosen.filter((m) => m.kind !== 'proxy').map((m) => m.name),
       leftOut: members.filter((m) => !answering.includes(m.name)).map((m) => m.name),
     };
     return Object.assign(chosen, { reserved });

@@ -159,6 +159,31 @@ export function withoutResourceClass(type: string): string {
   return open === -1 ? type : type.slice(0, open);
 }
 
+/**
+ * What the access and audit lines of an access token's requests name the credential it was
+ * issued from by (UserPrincipal.tokenFrom): the API token's public id, `password` (a refresh
+ * token counts as the password it is bound to), the OIDC issuer and subject; a registry token
+ * presented here passes on its own. Never a secret; undefined for anonymous.
+ */
+export function tokenFrom(principal: Principal): string | undefined {
+  if (principal.kind !== 'user') return undefined;
+  switch (principal.credential) {
+    case 'token':
+      return principal.tokenId === undefined ? undefined : `api-token ${principal.tokenId}`;
+    case 'password':
+      return 'password';
+    case 'oidc': {
+      // The principal's name is `<provider>:<sub>`; its issuer names the provider for good.
+      const sub = principal.name.slice(principal.name.indexOf(':') + 1);
+      return `oidc ${principal.oidcIssuer ?? principal.name.slice(0, principal.name.indexOf(':'))} ${sub}`;
+    }
+    case 'registry-token':
+      return principal.tokenFrom;
+    case undefined:
+      return undefined;
+  }
+}
+
 export class TokenEndpoint {
   readonly #deps: TokenEndpointDeps;
 
@@ -216,6 +241,7 @@ export class TokenEndpoint {
       grants,
       ttlSeconds: this.#deps.ttlSeconds(),
       binding: await this.#binding(principal),
+      from: tokenFrom(principal),
     });
     const response: TokenResponse = {
       token: issued.token,

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { basic, rule } from '../../helpers/auth.ts';
 import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { escapedName, publishBody } from '../npm/fixtures.ts';
+import { escapedName, packumentOf, publishBody } from '../npm/fixtures.ts';
 import { emptyJar } from '../../helpers/zip-fixtures.ts';
 
 /** alice's rule over `paths` (default all) of the hosted repository `private-<format>`. */
@@ -120,14 +120,10 @@ describe('a path a member reserved is answered by that member only, through any 
       });
       assert.equal(res.status, 201, `${repo}: ${await res.text()}`);
     }
-    const doc = await get(`/repository/all-npm/${escapedName(name)}`, alice);
-    assert.equal(doc.status, 200, doc.text);
-    const packument = JSON.parse(doc.text) as {
-      versions: Record<string, unknown>;
-      'dist-tags': Record<string, string>;
-    };
-    assert.deepEqual(Object.keys(packument.versions), ['1.0.0']);
-    assert.equal(packument['dist-tags']['latest'], '1.0.0');
+    assert.deepEqual(packumentOf(await get(`/repository/all-npm/${escapedName(name)}`, alice)), {
+      versions: ['1.0.0'],
+      latest: '1.0.0',
+    });
     const tarball = await get(`/repository/all-npm/${name}/-/lib-9.0.0.tgz`, alice);
     assert.equal(tarball.status, 404, tarball.text);
     assert.equal((await get(`/repository/all-npm/${name}/-/lib-1.0.0.tgz`, alice)).status, 200);

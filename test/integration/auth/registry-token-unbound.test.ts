@@ -140,6 +140,13 @@ describe('registry tokens of OIDC identities', () => {
     oidc: { ...server.config.auth.oidc, providers: [{ ...provider, ...changes }] },
   });
 
+  test('the token names the OIDC issuer and subject it was issued from (access and audit lines)', async () => {
+    const jwt = await oidcRegistryToken('myorg/app');
+    const principal = await server.app.context.identity.registryTokens.principal(jwt, 'nora');
+    assert.ok(principal?.kind === 'user');
+    assert.equal(principal.tokenFrom, `oidc ${issuer.url} repo:myorg/app:ref:refs/heads/main`);
+  });
+
   test('a role rule lowered to read: pushes are refused, pulls still work', async () => {
     const jwt = await oidcRegistryToken('myorg/app');
     assert.equal((await pushBlob(server, jwt, 'myorg/app', 'oidc 1')).status, 201);

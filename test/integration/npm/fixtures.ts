@@ -1,4 +1,5 @@
 /** Builders for npm test packages: a real gzipped tarball and the body `npm publish` sends. */
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 
@@ -118,4 +119,17 @@ export function publishBody(
 /** Path form npm uses for a name: `@scope%2fname`. */
 export function escapedName(name: string): string {
   return name.replace('/', '%2f');
+}
+
+/** A packument answer's version keys and `latest` dist-tag; asserts it is a 200. */
+export function packumentOf(answer: { readonly status: number; readonly text: string }): {
+  versions: string[];
+  latest: string | undefined;
+} {
+  assert.equal(answer.status, 200, answer.text);
+  const doc = JSON.parse(answer.text) as {
+    versions: Record<string, unknown>;
+    'dist-tags': Record<string, string>;
+  };
+  return { versions: Object.keys(doc.versions), latest: doc['dist-tags']['latest'] };
 }

@@ -11,6 +11,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { createHash } from 'node:crypto';
+import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
@@ -101,6 +103,62 @@ describe('access log: client, principal, user agent; lockout warnings', () => {
     assert.equal(line['tokenId'], token.id);
     assert.equal(line['client'], '127.0.0.1');
     assert.ok(!raw.join('').includes(token.token.slice(4)), 'no log line holds the secret');
+  });
+
+  test('a Docker registry token: its subject and the credential it was issued from', async () => {
+    const registryToken = async (authorization: string) => {
+      const res = await fetch(`${server.url}/v2/token?service=nora&scope=repository:app:pull`, {
+        headers: { authorization },
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { token: string }).token;
+    };
+    const fromPassword = await registryToken(basic('alice', 'alice-pw'));
+    const byPassword = await get('/v2/app/tags/list', { authorization: `Bearer ${fromPassword}` });
+    assert.equal(byPassword.line['user'], 'alice');
+    assert.equal(byPassword.line['tokenFrom'], 'password');
+    assert.equal(byPassword.line['tokenId'], undefined);
+
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'alice-pw' }),
+    });
+    const api = (await created.json()) as { token: string; id: string };
+    const fromApi = await registryToken(basic('alice', api.token));
+    // A registry token asked for with a registry token keeps what the first came from.
+    const again = await registryToken(`Bearer ${fromApi}`);
+    for (const token of [fromApi, again]) {
+      const { line } = await get('/v2/app/tags/list', { authorization: `Bearer ${token}` });
+      assert.equal(line['user'], 'alice');
+      assert.equal(line['tokenFrom'], `api-token ${api.id}`);
+      assert.equal(line['tokenId'], api.id);
+    }
+    assert.ok(!raw.join('').includes(fromPassword), 'no log line holds the registry token');
+
+    // The audit events of a push and a pull with it name it too.
+    const res = await fetch(`${server.url}/v2/token?service=nora&scope=repository:app:pull,push`, {
+      headers: { authorization: basic('alice', 'alice-pw') },
+    });
+    const pushToken = ((await res.json()) as { token: string }).token;
+    const blob = Buffer.from('traced blob');
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const pushed = await fetch(`${server.url}/v2/app/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${pushToken}` },
+      body: blob,
+    });
+    assert.equal(pushed.status, 201, await pushed.text());
+    const pulled = await get(`/v2/app/blobs/${digest}`, { authorization: `Bearer ${pushToken}` });
+    assert.equal(pulled.status, 200);
+    const events = await untilEvents(auditFile(server), (all) =>
+      all.some((e) => e.action === 'pull' && e.artifact.includes(digest)),
+    );
+    const traced = events.filter((e) => e.artifact.includes(digest));
+    assert.deepEqual(
+      traced.map((e) => `${e.action} ${e.actor} ${e.tokenFrom}`),
+      ['push alice password', 'pull alice password'],
+    );
   });
 
   test('anonymous, a long user agent cut at 256, a secret in the query redacted', async () => {

@@ -54,6 +54,38 @@ test('a write rule over every path of a member of a group with a proxy is warned
   assert.ok(all.some((w) => w.includes('group maven') && w.includes('"com/corp/**"')));
 });
 
+test('a write-only rule over every path of a hosted member: warned when the group has another hosted member', () => {
+  const writers = { repositories: ['team'], users: ['root'], actions: ['write'] };
+  const config = (repositories: Record<string, unknown>[]) =>
+    checkConfig(
+      parseConfigObject(
+        {
+          auth: { enabled: true, rules: [{ users: ['bob'], actions: ['read'] }, writers] },
+          repositories,
+        },
+        {},
+      ).config,
+    ).filter((w) => w.includes('every path') && !w.includes(' names only '));
+  const team = { name: 'team', format: 'pypi', kind: 'hosted' };
+  const both = {
+    name: 'both',
+    format: 'pypi',
+    kind: 'group',
+    members: ['pypi-hosted', 'team', 'pypi-proxy'],
+  };
+  assert.deepEqual(config([team, both]), [
+    'auth.rules[1] grants write without read over every path ("**") of team, a member of group both: ' +
+      "the group's proxies still answer through it, but its hosted member pypi-hosted no longer " +
+      'answers through it for any name (a name only pypi-hosted has is a 404 at both). To keep them, ' +
+      'narrow the rule\'s paths to the names team holds (e.g. paths = ["corp-*"]), or put a rule ' +
+      'over all paths on the group both instead (it covers the members without reserving them); ' +
+      'see docs/auth.md "Permissions"',
+  ]);
+  // The default groups: one hosted member each, nothing shut out.
+  assert.deepEqual(checked([{ ...writers, repositories: ['*-hosted'] }]), []);
+  assert.deepEqual(config([team, { ...both, members: ['team', 'pypi-proxy'] }]), []);
+});
+
 test('rules that leave the proxies answering are not warned about', () => {
   for (const [why, rules, options] of [
     ['narrowed paths', [releaseTeam({ paths: ['corp-*'] })], {}],

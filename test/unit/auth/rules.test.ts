@@ -481,18 +481,22 @@ describe('permission rules', () => {
 describe('answeringMembers: which members a group reads a reserved path from', () => {
   const members: Record<string, string[]> = {
     outer: ['all', 'extra'],
+    outer2: ['all', 'lone', 'extra'],
     all: ['pub', 'priv', 'team'],
   };
   // Transitive, as permissionsFromConfig gives them.
   const flat: Record<string, string[]> = {
     outer: ['all', 'extra', 'pub', 'priv', 'team'],
+    outer2: ['all', 'lone', 'extra', 'pub', 'priv', 'team'],
     all: ['pub', 'priv', 'team'],
   };
   const containing = (name: string) =>
     Object.entries(members).flatMap(([group, list]) => (list.includes(name) ? [group] : []));
   const kinds: Record<string, 'hosted' | 'proxy' | 'group'> = {
     outer: 'group',
+    outer2: 'group',
     all: 'group',
+    lone: 'hosted',
     pub: 'hosted',
     priv: 'hosted',
     team: 'hosted',
@@ -512,7 +516,8 @@ describe('answeringMembers: which members a group reads a reserved path from', (
         users: ['bob'],
         actions: ['read', 'write'],
       }),
-      // Write without read: restricts who writes, chooses no member (26th session).
+      // Write without read: restricts who writes and reserves the path against the other
+      // hosted members only, never against proxies (26th/27th sessions).
       rule({ repositories: ['team'], paths: ['w/**'], users: ['bob'], actions: ['write'] }),
       rule({ repositories: ['pub'], paths: ['readers/**'], users: ['carol'], actions: ['read'] }),
       rule({ repositories: ['all'], users: ['*'], actions: ['read'] }),
@@ -533,9 +538,17 @@ describe('answeringMembers: which members a group reads a reserved path from', (
   });
   it('no member holds it (the group own rule, an anonymous-only rule, no path): every member', () => {
     assert.equal(pick('all', 'y/top.txt'), undefined);
-    assert.equal(pick('all', 'w/a.txt'), undefined, 'a rule granting write without read');
     assert.equal(pick('all', 'anon/a.txt'), undefined);
     assert.equal(pick('all', undefined), undefined);
+  });
+  it('a rule granting write without read: its hosted member keeps the path from the other hosted members, proxies still answer', () => {
+    assert.deepEqual(pick('all', 'w/a.txt'), ['team'], 'hosted members pub, priv step aside');
+    assert.equal(pick('outer', 'w/a.txt'), undefined, 'the proxy extra and the group holding team');
+    assert.deepEqual(
+      pick('outer2', 'w/a.txt'),
+      ['all', 'extra'],
+      'a hosted member of the outer group steps aside too',
+    );
   });
   it('a rule that says only who may read chooses no member (tenth trial F4)', () => {
     assert.equal(pick('all', 'readers/a.txt'), undefined);
