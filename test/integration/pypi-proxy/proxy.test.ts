@@ -621,8 +621,10 @@ describe('pypi proxy source', () => {
       const chunk = Buffer.alloc(1024 * 1024, 'a');
       for (let i = 0; i < 65; i++) yield chunk;
     };
+    // 65 MB through the size check takes seconds on a loaded machine: the whole-fetch bound
+    // (proxyTimeout) must not be what ends it, or the test says "timed out" instead of "exceeds".
     await assert.rejects(
-      source.projectPage(repo([upstream.url('huge')]), 'demo-pkg'),
+      source.projectPage({ ...repo([upstream.url('huge')]), proxyTimeout: 120 }, 'demo-pkg'),
       (err: unknown) => {
         assert.ok(isRegistryError(err) && err.status === 502, String(err));
         assert.match((err as Error).message, /exceeds/);
