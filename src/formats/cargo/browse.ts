@@ -40,12 +40,13 @@ export const CARGO_CACHE: CacheIndexSource = {
   table: 'proxy_entries',
   keyColumn: 'key',
   columns: ['fetched_at', 'size', 'digest'],
+  filter: (row) => `substr(${row}key, 1, 12) = 'cargo-crate:'`,
   select: (from) => `SELECT repository, key, lower(crate) AS name, version, fetched_at AS at,
       size AS bytes, crate || '-' || version || '.crate' AS file, digest
     FROM (SELECT repository, key, fetched_at, size, digest,
         substr(key, 13, instr(key, '/') - 13) AS crate,
         substr(key, instr(key, '/') + 1) AS version
-      FROM ${from} WHERE substr(key, 1, 12) = 'cargo-crate:')`,
+      FROM ${from} WHERE ${CARGO_CACHE.filter('')})`,
 };
 
 export function cargoBrowse(deps: BrowseDeps): BrowseSource {

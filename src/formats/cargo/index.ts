@@ -25,7 +25,7 @@ import { CargoService } from './service.ts';
 import { canonicalName } from './names.ts';
 import { CARGO_RETENTION, cargoRetention } from './retention.ts';
 import { CARGO_CACHE, cargoBrowse } from './browse.ts';
-import { cacheIndexMigration } from '../../ui/cache-index.ts';
+import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
 
 /** How many cached index keys sharing a name's first word a 404's spelling hint reads at most. */
 const SPELLING_SCAN = 1000;
@@ -95,7 +95,11 @@ export function createCargoFormat(options: CargoFormatOptions = {}): FormatModul
     mount: CARGO_MOUNT,
     defaultRepository: 'cargo',
     proxiedMetadataTtl: (config) => config.cargo.metadata_ttl,
-    migrations: { ...cargoMigrations, '0930_cargo_ui_cache': cacheIndexMigration(CARGO_CACHE) },
+    migrations: {
+      ...cargoMigrations,
+      '0930_cargo_ui_cache': cacheIndexMigration(CARGO_CACHE),
+      '0940_cargo_ui_cache_upkeep': cacheIndexUpkeepMigration(CARGO_CACHE),
+    },
     blobReferences: [{ table: 'cargo_versions', column: 'blob' }],
     defaultRepositories: cargoDefaultRepositories,
     // `Corp-App` and `corp_app` are one crate: a rule on `corp-*` holds both spellings.

@@ -26,13 +26,14 @@ export const GO_CACHE: CacheIndexSource = {
   table: 'proxy_entries',
   keyColumn: 'key',
   columns: ['fetched_at', 'size', 'digest'],
+  filter: (row) =>
+    `(substr(${row}key, 1, 4) IN ('mod:', 'zip:') OR substr(${row}key, 1, 5) = 'info:')`,
   select: (from) => `SELECT repository, key, substr(key, c + 1, a - c - 1) AS name,
       substr(key, a + 1) AS version, fetched_at AS at, size AS bytes,
       substr(key, a + 1) || '.' || substr(key, 1, c - 1) AS file, digest
     FROM (SELECT repository, key, fetched_at, size, digest, instr(key, ':') AS c,
         instr(key, '@') AS a
-      FROM ${from}
-      WHERE substr(key, 1, 4) IN ('mod:', 'zip:') OR substr(key, 1, 5) = 'info:')
+      FROM ${from} WHERE ${GO_CACHE.filter('')})
     WHERE a > c`,
 };
 

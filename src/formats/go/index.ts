@@ -20,7 +20,7 @@ import { GoService } from './service.ts';
 import { GoSumdb } from './sumdb.ts';
 import { GO_RETENTION, goRetention } from './retention.ts';
 import { GO_CACHE, goBrowse } from './browse.ts';
-import { cacheIndexMigration } from '../../ui/cache-index.ts';
+import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
 
 export const GO_MOUNT = '/go';
 
@@ -49,7 +49,11 @@ export const goFormat: FormatModule = {
   mount: GO_MOUNT,
   defaultRepository: 'go',
   proxiedMetadataTtl: (config) => config.go.metadata_ttl,
-  migrations: { ...goMigrations, '0931_go_ui_cache': cacheIndexMigration(GO_CACHE) },
+  migrations: {
+    ...goMigrations,
+    '0931_go_ui_cache': cacheIndexMigration(GO_CACHE),
+    '0941_go_ui_cache_upkeep': cacheIndexUpkeepMigration(GO_CACHE),
+  },
   blobReferences: [
     { table: 'go_module_versions', column: 'mod_blob', file: '.mod' },
     { table: 'go_module_versions', column: 'zip_blob', file: '.zip' },

@@ -37,6 +37,8 @@ export const HELM_CACHE: CacheIndexSource = {
   keyColumn: 'key',
   columns: ['fetched_at', 'size', 'digest'],
   joined: 'helm_proxy_charts',
+  filter: (row) => `EXISTS (SELECT 1 FROM helm_proxy_charts AS c
+    WHERE c.repository = ${row}repository AND c.key = ${row}key)`,
   select: (from) => `SELECT p.repository AS repository, p.key AS key, c.name AS name,
       c.version AS version, p.fetched_at AS at, p.size AS bytes,
       substr(p.key, instr(p.key, ':') + 1) AS file, p.digest AS digest

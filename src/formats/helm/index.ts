@@ -18,7 +18,7 @@ import { registerHelmRoutes } from './routes.ts';
 import { HelmService } from './service.ts';
 import { HelmStore } from './store.ts';
 import { HELM_CACHE, helmBrowse } from './browse.ts';
-import { cacheIndexMigration } from '../../ui/cache-index.ts';
+import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
 
 export const HELM_MOUNT = '/helm';
 
@@ -46,7 +46,11 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
     defaultRepository: 'helm',
     proxiedMetadataTtl: (config) => config.helm.index_ttl,
     protocolPath: HELM_PROTOCOL_PATH,
-    migrations: { ...helmMigrations, '0934_helm_ui_cache': cacheIndexMigration(HELM_CACHE) },
+    migrations: {
+      ...helmMigrations,
+      '0934_helm_ui_cache': cacheIndexMigration(HELM_CACHE),
+      '0944_helm_ui_cache_upkeep': cacheIndexUpkeepMigration(HELM_CACHE),
+    },
     blobReferences: [
       { table: 'helm_charts', column: 'digest' },
       { table: 'helm_charts', column: 'prov_digest' },

@@ -45,15 +45,22 @@ export function gaPath(ga: string): string {
   return `${group.replaceAll('.', '/')}/${artifact}`;
 }
 
+/** Checksum and signature companions: not files of a version. */
+const COMPANIONS = ['sha1', 'md5', 'sha256', 'sha512', 'asc'];
+
 /**
  * A Maven proxy's cached files, split from the right of their layout path in SQL (`rtrim(p,
  * <p without '/'>)` is `p` up to its last `/`): file, version folder, artifact folder, group.
+ * Each level is a subquery with `LIMIT -1` (no limit) so that SQLite does not flatten it into the
+ * next: flattened, every use of a level's column repeats its whole expression, which doubles at
+ * each level (2,657 VDBE instructions and ~290 µs per row, against 210 and ~8 µs kept apart).
  */
 export const MAVEN_CACHE: CacheIndexSource = {
   id: 'maven',
   table: 'maven_proxy_files',
   keyColumn: 'path',
   columns: ['fetched_at', 'size', 'sha256'],
+  filter: (row) => COMPANIONS.map((c) => `${row}path NOT LIKE '%.${c}'`).join(' AND '),
   select: (from) => `SELECT repository, path AS key,
       replace(substr(g, 1, length(g) - 1), '/', '.') || ':' || artifact AS name,
       version, fetched_at AS at, size AS bytes, file, 'sha256:' || sha256 AS digest
@@ -63,10 +70,10 @@ export const MAVEN_CACHE: CacheIndexSource = {
           FROM (SELECT *, rtrim(a, replace(a, '/', '')) AS v
             FROM (SELECT repository, path, fetched_at, size, sha256,
                 substr(path, length(d) + 1) AS file, substr(d, 1, length(d) - 1) AS a
-              FROM (SELECT *, rtrim(path, replace(path, '/', '')) AS d FROM ${from}))))))
-    WHERE g <> '' AND substr(file, 1, length(artifact) + 1) = artifact || '-'
-      AND file NOT LIKE '%.sha1' AND file NOT LIKE '%.md5' AND file NOT LIKE '%.sha256'
-      AND file NOT LIKE '%.sha512' AND file NOT LIKE '%.asc'`,
+              FROM (SELECT *, rtrim(path, replace(path, '/', '')) AS d FROM ${from}
+                WHERE ${MAVEN_CACHE.filter('')} LIMIT -1)
+              LIMIT -1) LIMIT -1) LIMIT -1) LIMIT -1) LIMIT -1)
+    WHERE g <> '' AND substr(file, 1, length(artifact) + 1) = artifact || '-'`,
 };
 
 /** The POM `<dependency>` of `ga` at `version` (a `<type>` past jar), and the repository URL. */

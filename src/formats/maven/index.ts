@@ -25,7 +25,7 @@ import { MavenStore } from './store.ts';
 import { compareMavenVersions } from './version.ts';
 import { MAVEN_RETENTION, mavenRetention } from './retention.ts';
 import { MAVEN_CACHE, mavenBrowse } from './browse.ts';
-import { cacheIndexMigration } from '../../ui/cache-index.ts';
+import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
 
 export const MAVEN_MOUNT = '/maven2';
 
@@ -49,6 +49,7 @@ export const mavenFormat: FormatModule = {
     ...mavenMigrations,
     ...mavenProxyMigrations,
     '0933_maven_ui_cache': cacheIndexMigration(MAVEN_CACHE),
+    '0943_maven_ui_cache_upkeep': cacheIndexUpkeepMigration(MAVEN_CACHE),
   },
   blobReferences: [
     { table: 'maven_files', column: 'digest' },

@@ -34,6 +34,7 @@ export const PYPI_CACHE: CacheIndexSource = {
   table: 'proxy_entries',
   keyColumn: 'key',
   columns: ['fetched_at', 'size', 'digest'],
+  filter: (row) => `substr(${row}key, 1, 10) = 'pypi-file:'`,
   select: (from) => `SELECT repository, key, project AS name,
       CASE WHEN instr(rest, '-') > 0 THEN substr(rest, 1, instr(rest, '-') - 1)
         WHEN rest LIKE '%.tar.gz' THEN substr(rest, 1, length(rest) - 7)
@@ -46,7 +47,7 @@ export const PYPI_CACHE: CacheIndexSource = {
       FROM (SELECT repository, key, fetched_at, size, digest,
           substr(key, 11, instr(key, '/') - 11) AS project,
           substr(key, instr(key, '/') + 1) AS file
-        FROM ${from} WHERE substr(key, 1, 10) = 'pypi-file:'))`,
+        FROM ${from} WHERE ${PYPI_CACHE.filter('')}))`,
 };
 
 /** `pip install` of `project` (`==version` when known) from the repository's simple index. */

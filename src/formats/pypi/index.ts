@@ -25,7 +25,7 @@ import { normalizeProjectName } from './names.ts';
 import { PYPI_RETENTION, pypiRetention } from './retention.ts';
 import type { RetentionAdapter } from '../../retention/types.ts';
 import { PYPI_CACHE, pypiBrowse } from './browse.ts';
-import { cacheIndexMigration } from '../../ui/cache-index.ts';
+import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
 
 export const PYPI_MOUNT = '/simple';
 export const PYPI_JSON_MOUNT = '/pypi';
@@ -183,7 +183,11 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
     mount: PYPI_MOUNT,
     defaultRepository: 'pypi',
     proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
-    migrations: { ...pypiMigrations, '0932_pypi_ui_cache': cacheIndexMigration(PYPI_CACHE) },
+    migrations: {
+      ...pypiMigrations,
+      '0932_pypi_ui_cache': cacheIndexMigration(PYPI_CACHE),
+      '0942_pypi_ui_cache_upkeep': cacheIndexUpkeepMigration(PYPI_CACHE),
+    },
     blobReferences: [
       { table: 'pypi_files', column: 'blob' },
       { table: 'pypi_files', column: 'metadata_blob' },
