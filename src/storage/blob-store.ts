@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { finished, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { type Digest, type DigestAlgorithm, formatDigest } from '../core/digest.ts';
@@ -701,10 +701,8 @@ export class BlobStore {
     // gathering write (no concatenated copy of the body: measured, Buffer.concat and the
     // garbage collection of its copy were ~10% of a 64 KB PUT's CPU).
     const hashSet = new HashSet(options.expected?.algorithm ?? 'sha256', options.hashes);
-    const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of body as AsyncIterable<Buffer | string>) {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const chunks = await collectPieces(body, (buffer) => {
       size += buffer.length;
       if (size > limit) {
         throw new RegistryError('TOO_LARGE', overLimit('request body', limit, options.limitName));
@@ -712,8 +710,7 @@ export class BlobStore {
       // More than announced: refused now rather than buffered (verify() would refuse it too).
       if (size > expectedSize) throw sizeMismatch(expectedSize, size);
       hashSet.update(buffer);
-      chunks.push(buffer);
-    }
+    });
     const { digest, hashes } = hashSet.digest();
     verify(digest, size, options);
     await this.#noteIngest(digest.hex);
@@ -997,6 +994,47 @@ function verify(actual: Digest, size: number, options: IngestOptions): void {
       { protocolCode: 'DIGEST_INVALID' },
     );
   }
+}
+
+/**
+ * Reads `body` to its end and returns its pieces (Buffers, in order), showing `see` each one as it
+ * arrives (hashing, limits). What `for await` over the stream did, with 'data' events and one
+ * promise instead of an async iterator (its per-chunk promises and state machine were ~3% of a
+ * 1 KB PUT's main thread, perf 2026-12-06). Settles as the loop did: rejects with the stream's
+ * error, with ERR_STREAM_PREMATURE_CLOSE when it closes before its end (a client gone mid-body),
+ * or with what `see` throws, after destroying the stream (as the loop's early exit did).
+ */
+function collectPieces(body: Readable, see: (chunk: Buffer) => void): Promise<Buffer[]> {
+  return new Promise<Buffer[]>((resolve, reject) => {
+    const pieces: Buffer[] = [];
+    let settled = false;
+    const onData = (chunk: Buffer | string): void => {
+      if (settled) return;
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      try {
+        see(buffer);
+      } catch (err) {
+        settled = true;
+        body.off('data', onData);
+        cleanup();
+        body.destroy();
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      pieces.push(buffer);
+    };
+    // `finished` covers a stream that ended or failed before this call, an error and a close
+    // without an end; the 'data' listener starts the flow.
+    const cleanup = finished(body, (err) => {
+      cleanup();
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      if (err) reject(err);
+      else resolve(pieces);
+    });
+    body.on('data', onData);
+  });
 }
 
 /** A pass-through stage that shows `see` every chunk on its way (hashing and counting a body). */

@@ -15,8 +15,16 @@ import type { StorageKey } from './driver.ts';
 export const MAX_KEY_LENGTH = 1024;
 const SEGMENT = /^[A-Za-z0-9_@+=,~-][A-Za-z0-9._@+=,~-]*$/;
 
+/**
+ * A blob's key as blobKey builds it: every segment passes SEGMENT, so one test accepts it (a PUT
+ * validates its blob key three times: built, stated, written; ~1% of a 1 KB PUT's main thread
+ * went to splitting and testing segments).
+ */
+const BLOB_KEY = /^blobs\/sha(?:256|512)\/[0-9a-f]{2}\/[0-9a-f]{64,128}$/;
+
 /** Validates a key: relative, no `.`/`..` segments, no NUL or backslash, bounded length. */
 export function validateKey(key: string): StorageKey {
+  if (BLOB_KEY.test(key)) return key as StorageKey;
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw invalidKey(key, 'bad length');
   if (key.startsWith('/') || key.endsWith('/')) throw invalidKey(key, 'must be relative');
   for (const segment of key.split('/')) {

@@ -490,7 +490,6 @@ const SELECT_PATH_STATE =
   ' (SELECT 1 FROM raw_dirs WHERE repo = ? AND path = ?) AS dir';
 const SELECT_DIGEST = 'SELECT digest FROM raw_files WHERE repo = ? AND path = ?';
 const SELECT_IS_FILE = 'SELECT 1 AS x FROM raw_files WHERE repo = ? AND path = ?';
-const SELECT_IS_DIR = 'SELECT 1 AS x FROM raw_dirs WHERE repo = ? AND path = ?';
 const INSERT_FILE =
   'INSERT INTO raw_files (repo, path, parent, name, digest, size, created_at, updated_at)' +
   ' VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
@@ -558,8 +557,11 @@ function runBatch(sqlite: SqliteHandle, batch: readonly PendingPut[]): Outcome[]
 
 function putSync(sqlite: SqliteHandle, p: PendingPut, now: number): PutResult {
   const { repo, path, digest, size } = p;
-  const existing = sqlite.prepare(SELECT_DIGEST).get(repo, path) as { digest: string } | undefined;
-  checkCondition(path, existing?.digest, p.condition);
+  // The file's digest and the folder test in one statement (a new path needs both).
+  const state = sqlite.prepare(SELECT_PATH_STATE).get(repo, path, repo, path) as
+    { file: string | null; dir: number | null } | undefined;
+  const existing = state?.file ?? undefined;
+  checkCondition(path, existing, p.condition);
   if (existing === undefined) {
     for (const above of ancestors(path)) {
       if (sqlite.prepare(SELECT_IS_FILE).get(repo, above) !== undefined) {
@@ -569,7 +571,7 @@ function putSync(sqlite: SqliteHandle, p: PendingPut, now: number): PutResult {
         );
       }
     }
-    if (sqlite.prepare(SELECT_IS_DIR).get(repo, path) !== undefined) {
+    if (state?.dir !== undefined && state.dir !== null) {
       throw new RegistryError('CONFLICT', `${path} is a folder, not a file`);
     }
   }
@@ -577,7 +579,7 @@ function putSync(sqlite: SqliteHandle, p: PendingPut, now: number): PutResult {
   if (existing !== undefined) {
     sqlite.prepare(UPDATE_FILE).run(digest, size, now, repo, path);
     touchDirsSync(sqlite, repo, path, 0, now);
-    return { created: false, previous: existing.digest };
+    return { created: false, previous: existing };
   }
   const { parent, name } = splitPath(path);
   sqlite.prepare(INSERT_FILE).run(repo, path, parent, name, digest, size, now, now);

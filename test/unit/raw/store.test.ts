@@ -226,3 +226,33 @@ test('RawStore: durable PUTs arriving while the log syncs commit together, befor
   await Promise.all(later);
   await db.destroy();
 });
+
+test('RawStore: a PUT of a new file one folder deep runs 9 statements in its batch (perfP)', async () => {
+  const db = await openDatabase({ file: ':memory:', migrations: rawMigrations });
+  const store = new RawStore(db.$extendTables<RawTables>());
+  const sqlite = sqliteHandleOf(db);
+  assert.ok(sqlite !== undefined);
+  await store.put('r', 'a/0.bin', d('a0'), 1, { kind: 'create' }, { recordBlob: true });
+  const statements: string[] = [];
+  const prepare = sqlite.prepare.bind(sqlite);
+  Object.defineProperty(sqlite, 'prepare', {
+    value: (sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    },
+  });
+  await store.put('r', 'a/1.bin', d('a1'), 1, { kind: 'create' }, { recordBlob: true });
+  // BEGIN, SAVEPOINT, the path's state (file digest and folder test in one), the parent-is-a-
+  // file test, the blob row, the file row, the folder upsert, RELEASE, COMMIT.
+  assert.equal(statements.length, 9, statements.join('\n'));
+  // The conflicts the merged statement decides are still refused.
+  await assert.rejects(
+    store.put('r', 'a', d('x'), 1, { kind: 'create' }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'CONFLICT',
+  );
+  await assert.rejects(
+    store.put('r', 'a/1.bin', d('y'), 1, { kind: 'create' }),
+    (err: unknown) => err instanceof RegistryError && err.status === 409,
+  );
+  await db.destroy();
+});

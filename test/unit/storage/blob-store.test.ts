@@ -166,6 +166,54 @@ test('a body announced small (expectedSize) is ingested from memory with the sam
   assert.deepEqual(await tempLeftovers(dir), []); // no spool, no temp file
 });
 
+test('a small body is read by its events (no async iterator); a close before its end or an overrun is refused', async () => {
+  const { blobs, dir } = await store();
+  // The in-memory path reads with 'data' events and one promise (perfP, 2026-12-06): an async
+  // iterator's per-chunk promises were ~3% of a 1 KB PUT's main thread.
+  const proto = Readable.prototype as { [Symbol.asyncIterator]: (...args: never[]) => unknown };
+  const original = proto[Symbol.asyncIterator];
+  let iterators = 0;
+  proto[Symbol.asyncIterator] = function (this: Readable, ...args: never[]) {
+    iterators++;
+    return original.apply(this, args);
+  };
+  const data = Buffer.from('events, not an iterator');
+  let result;
+  try {
+    result = await blobs.ingest(Readable.from([data.subarray(0, 6), data.subarray(6)]), {
+      expectedSize: data.length,
+    });
+  } finally {
+    proto[Symbol.asyncIterator] = original;
+  }
+  assert.equal(iterators, 0);
+  assert.equal(await text(await blobs.open(result.digest)), data.toString());
+  // A body that ended (and was read) before the ingest starts is an empty body, not a hang.
+  const ended = new PassThrough();
+  ended.end();
+  ended.resume();
+  await new Promise((resolve) => ended.once('end', resolve));
+  const empty = await blobs.ingest(ended, { expectedSize: 0 });
+  assert.equal(empty.size, 0);
+  // Closed without its end (a client gone mid-body, no error): premature close, nothing stored.
+  const cut = new PassThrough();
+  cut.write(Buffer.from('0123'));
+  setImmediate(() => cut.destroy());
+  await assert.rejects(blobs.ingest(cut, { expectedSize: 10 }), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
+  assert.equal(await blobs.stat(digestOf('0123')), undefined);
+  // More than announced: refused at the piece that overruns, and the body is destroyed.
+  const long = new PassThrough();
+  long.write(Buffer.from('0123456789'));
+  await assert.rejects(
+    blobs.ingest(long, { expectedSize: 4 }),
+    (err: unknown) => err instanceof RegistryError && err.code === 'SIZE_INVALID',
+  );
+  assert.equal(long.destroyed, true);
+  assert.deepEqual(await tempLeftovers(dir), []);
+});
+
 test('without fsync (operator opt-out) ingest still commits atomically and reads back', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-blobs-nosync-'));
   const blobs = new BlobStore(

@@ -52,3 +52,14 @@ test('blob keys round-trip to digests', () => {
   assert.equal(digestFromBlobKey(key), formatDigest(digest));
   assert.equal(digestFromBlobKey('blobs/sha256/zz/nothex'), undefined);
 });
+
+test('blob-shaped keys: the one-pattern path accepts only what the segment checks accept', () => {
+  const hex = 'ab'.repeat(32);
+  assert.equal(validateKey(`blobs/sha256/ab/${hex}`), `blobs/sha256/ab/${hex}`);
+  assert.equal(validateKey(`blobs/sha512/ab/${hex}${hex}`), `blobs/sha512/ab/${hex}${hex}`);
+  // Near misses fall through to the segment checks, which still refuse what is unsafe.
+  for (const bad of [`blobs/sha256/ab/..`, `blobs/sha256/../${hex}`, `blobs/sha256/ab/${hex}/`]) {
+    assert.throws(() => validateKey(bad), /invalid storage key/);
+  }
+  assert.equal(validateKey(`blobs/sha256/AB/${hex}`), `blobs/sha256/AB/${hex}`);
+});
