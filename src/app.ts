@@ -80,7 +80,7 @@ import {
   genericErrorBody,
   type InFlightRequests,
   installHooks,
-  recordAnswer,
+  recordMemoHit,
   requestIdFrom,
   SECURITY_HEADERS,
 } from './http/hooks.ts';
@@ -1390,7 +1390,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     );
   });
   // The audit slots of memo hits: nothing runs in a hit's scope to note anything, so every hit
-  // shares one of two frozen slots (recordAnswer only reads them) instead of a new one each.
+  // shares one of two frozen slots (recordMemoHit only reads them), passed, not attached to it.
   const MEMO_SLOT: AuditSlot = Object.freeze({});
   const MEMO_PROXY_SLOT: AuditSlot = Object.freeze({ proxied: 'cache_hit' });
   // Set by proxyHit, read by answered: the memo calls both, in that order, for one hit.
@@ -1406,24 +1406,23 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       proxy.metrics.record(repository, 'hit');
       memoProxyHit = true;
     },
-    answered: (requestId, method, url, status, seconds, req) => {
+    answered: (requestId, method, url, pathname, status, seconds, req) => {
       memoHits.inc();
       // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
-      attachSlot(req, memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT);
+      const slot = memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT;
       memoProxyHit = false;
-      const query = url.indexOf('?');
-      recordAnswer(
+      recordMemoHit(
         hookOptions,
         fastify.log,
-        query === -1 ? url : url.slice(0, query),
+        pathname,
         method,
         url,
         status,
         seconds,
         requestId,
-        false,
         req,
         memoClient,
+        slot,
       );
     },
   };

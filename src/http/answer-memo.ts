@@ -59,11 +59,15 @@ export interface AnswerMemoOptions {
 /** What a hit must do besides sending: the hooks' per-request duties (http/hooks.ts). */
 export interface MemoHitDuties {
   readonly rateLimiter?: RateLimiter | undefined;
-  /** Metrics + access log of one answered request (seconds: time to answer). */
+  /**
+   * Metrics, audit event and access log of one answered request (seconds: time to answer;
+   * pathname: the URL without its query, the entry's own, not sliced per hit).
+   */
   readonly answered: (
     requestId: string,
     method: string,
     url: string,
+    pathname: string,
     status: number,
     seconds: number,
     req: IncomingMessage,
@@ -95,6 +99,8 @@ interface Entry {
   readonly modifiedSeconds: number | undefined;
   /** The proxy repository whose cached copy this is (counted as a cache hit when sent). */
   readonly proxy: string | undefined;
+  /** The request URL without its query (the key holds the whole URL). */
+  readonly pathname: string;
   readonly bytes: number;
 }
 
@@ -250,6 +256,7 @@ export class AnswerMemo {
       etag,
       modifiedSeconds,
       proxy: this.#proxyAt?.(pathname),
+      pathname,
       bytes: body.length + headerBytes * 2 + 256,
     });
   }
@@ -324,7 +331,8 @@ export class AnswerMemo {
     if (status === 304 || method === 'HEAD') res.end();
     else res.end(entry.body);
     if (entry.proxy !== undefined) duties.proxyHit?.(entry.proxy);
-    duties.answered(requestId, method, url, status, (performance.now() - started) / 1000, req);
+    const seconds = (performance.now() - started) / 1000;
+    duties.answered(requestId, method, url, entry.pathname, status, seconds, req);
     return true;
   }
 }
