@@ -80,7 +80,7 @@ import {
   genericErrorBody,
   type InFlightRequests,
   installHooks,
-  recordMemoHit,
+  recordAnswer,
   requestIdFrom,
   SECURITY_HEADERS,
 } from './http/hooks.ts';
@@ -1390,7 +1390,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     );
   });
   // The audit slots of memo hits: nothing runs in a hit's scope to note anything, so every hit
-  // shares one of two frozen slots (recordMemoHit only reads them), passed, not attached to it.
+  // shares one of two frozen slots (recordAnswer only reads them) instead of a new one each.
   const MEMO_SLOT: AuditSlot = Object.freeze({});
   const MEMO_PROXY_SLOT: AuditSlot = Object.freeze({ proxied: 'cache_hit' });
   // Set by proxyHit, read by answered: the memo calls both, in that order, for one hit.
@@ -1406,23 +1406,24 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       proxy.metrics.record(repository, 'hit');
       memoProxyHit = true;
     },
-    answered: (requestId, method, url, pathname, status, seconds, req) => {
+    answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
       // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
-      const slot = memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT;
+      attachSlot(req, memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT);
       memoProxyHit = false;
-      recordMemoHit(
+      const query = url.indexOf('?');
+      recordAnswer(
         hookOptions,
         fastify.log,
-        pathname,
+        query === -1 ? url : url.slice(0, query),
         method,
         url,
         status,
         seconds,
         requestId,
+        false,
         req,
         memoClient,
-        slot,
       );
     },
   };

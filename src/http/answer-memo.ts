@@ -59,15 +59,11 @@ export interface AnswerMemoOptions {
 /** What a hit must do besides sending: the hooks' per-request duties (http/hooks.ts). */
 export interface MemoHitDuties {
   readonly rateLimiter?: RateLimiter | undefined;
-  /**
-   * Metrics, audit event and access log of one answered request (seconds: time to answer;
-   * pathname: the URL without its query, the entry's own, not sliced per hit).
-   */
+  /** Metrics + access log of one answered request (seconds: time to answer). */
   readonly answered: (
     requestId: string,
     method: string,
     url: string,
-    pathname: string,
     status: number,
     seconds: number,
     req: IncomingMessage,
@@ -99,8 +95,6 @@ interface Entry {
   readonly modifiedSeconds: number | undefined;
   /** The proxy repository whose cached copy this is (counted as a cache hit when sent). */
   readonly proxy: string | undefined;
-  /** The request URL without its query (the key holds the whole URL). */
-  readonly pathname: string;
   readonly bytes: number;
 }
 
@@ -256,7 +250,6 @@ export class AnswerMemo {
       etag,
       modifiedSeconds,
       proxy: this.#proxyAt?.(pathname),
-      pathname,
       bytes: body.length + headerBytes * 2 + 256,
     });
   }
@@ -331,8 +324,7 @@ export class AnswerMemo {
     if (status === 304 || method === 'HEAD') res.end();
     else res.end(entry.body);
     if (entry.proxy !== undefined) duties.proxyHit?.(entry.proxy);
-    const seconds = (performance.now() - started) / 1000;
-    duties.answered(requestId, method, url, entry.pathname, status, seconds, req);
+    duties.answered(requestId, method, url, status, (performance.now() - started) / 1000, req);
     return true;
   }
 }

@@ -13,7 +13,7 @@ import { ANONYMOUS, type AccessControl, type Principal, userTriedOf } from '../a
 import { addressKey } from '../core/address-key.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { type AuditSlot, type RequestAuditor, slotOf } from '../audit/requests.ts';
+import { type RequestAuditor, slotOf } from '../audit/requests.ts';
 import type { AnswerMemo } from './answer-memo.ts';
 import { cacheHeaders } from './cache-control.ts';
 import { forwardedClient } from './client-address.ts';
@@ -465,60 +465,6 @@ export function recordAnswer(
   if (aborted) fields['aborted'] = true;
   if (extra !== undefined) Object.assign(fields, extra);
   log.info(fields, 'request');
-}
-
-/**
- * recordAnswer for an answer-memo hit (http/answer-memo.ts): the same metrics, audit event and
- * access line, for a bare anonymous request whose audit slot is given (not attached to it).
- * Why apart: recordAnswer serves Fastify's requests and bare ones alike, and on a hit it ran
- * mostly in V8's mid tier (Maglev) with its type checks per call; this path sees one request
- * type, and adds no property to the request (a slot attached per hit grew each request's
- * property store). `clientAddress`: the client of `req` (trusted proxies applied).
- */
-export function recordMemoHit(
-  options: Pick<HookOptions, 'metrics' | 'registryLabel' | 'audit'>,
-  log: AccessLog,
-  pathname: string,
-  method: string,
-  url: string,
-  status: number,
-  seconds: number,
-  requestId: string,
-  req: IncomingMessage,
-  clientAddress: (req: IncomingMessage) => string | undefined,
-  slot: AuditSlot,
-): void {
-  options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
-  options.audit?.answered(
-    pathname,
-    method,
-    status,
-    requestId,
-    {
-      user: 'anonymous',
-      userTried: undefined,
-      credentials: false,
-      tokenFrom: undefined,
-      client: () => clientAddress(req),
-    },
-    slot,
-  );
-  if (!INFO_OR_LOWER.has(log.level)) return;
-  let agent = req.headers['user-agent'];
-  if (agent !== undefined && agent.length > USER_AGENT_MAX) agent = agent.slice(0, USER_AGENT_MAX);
-  log.info(
-    {
-      reqId: requestId,
-      method,
-      url,
-      status,
-      ms: Math.round(seconds * 10_000) / 10,
-      client: clientAddress(req),
-      user: 'anonymous',
-      userAgent: agent,
-    },
-    'request',
-  );
 }
 
 /** Who sent `from`, as recordAnswer's access line names the client. */
