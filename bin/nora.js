@@ -45,6 +45,23 @@ if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tiering-budget'))) 
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--wasm-tiering-budget=2000000000');
 }
+// `nora serve`: process.nextTick is optimised (TurboFan) while NORA's sources load, from the
+// ticks of that start, whose mix leaves its `{ [async_id_symbol]: …, callback, args }` literal
+// without usable feedback: the optimised code then defined each field through a V8 runtime call
+// (Runtime_DefineKeyedOwnPropertyInLiteral), 5-6% of the CPU of every answer-memo hit, where a
+// bare node:http server has none (perf, docs/performance.md "Memo hit: the hit's own frames").
+// A chain of like ticks first gets it optimised on uniform feedback (~20 ms of CPU at start;
+// 10,000 ticks were too few for V8 to optimise it).
+if (globalThis[Symbol.for('nora.earlySighup')] !== undefined) {
+  await new Promise((resolve) => {
+    let left = 20_000;
+    const tick = () => {
+      if (--left > 0) process.nextTick(tick);
+      else resolve(undefined);
+    };
+    process.nextTick(tick);
+  });
+}
 // Cache compiled bytecode across starts (os.tmpdir()/node-compile-cache): ~40% faster start.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
