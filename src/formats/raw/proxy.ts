@@ -9,8 +9,9 @@
  * Freshness is the engine's one rule (src/proxy/freshness.ts) with the repository's
  * `metadata_ttl`, else `[raw] proxy_ttl` (default -1: cached forever). A stale copy is
  * revalidated with If-None-Match / If-Modified-Since against the upstream that gave it (304 →
- * kept, 200 → replaced), and served stale when every upstream fails (`serve_stale`). A 404 is
- * remembered for `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
+ * kept, 200 → replaced, 404/410 → forgotten: a withdrawn file never comes back as stale), and
+ * served stale when every upstream fails (`serve_stale`). A 404 is remembered for
+ * `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
  * against the announced Content-Length only; their sha256 is computed and becomes the ETag.
  * The file is the body as the upstream sent it (no Accept-Encoding asked, a Content-Encoding not
  * undone): what `curl -O` or `wget` saves from the origin, so a release download keeps matching
@@ -333,7 +334,13 @@ export class RawProxy implements RawSource {
       };
     });
     if (asked.kind === 'hit') return asked.value;
-    if (asked.kind === 'absent') return { kind: 'absent' };
+    if (asked.kind === 'absent') {
+      // Withdrawn by the origin: forget the cached copy, so the 404 is remembered for
+      // negative_cache_ttl (a miss is only consulted when nothing is cached) and the file does
+      // not come back as stale when the upstream later fails (trial 27).
+      if (cached !== undefined) await engine.state.delete(repo.name, key);
+      return { kind: 'absent' };
+    }
     if (cached !== undefined && settings.serveStale)
       return { kind: 'file', file: this.#stale(repo, cached), filling: false };
     engine.metrics.record(repo.name, 'error');
