@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
-import { answerClientError } from './http/client-error.ts';
+import { answerClientError, trackResponse } from './http/client-error.ts';
 import { continueOnFirstRead } from './http/expect-continue.ts';
 import { AccessControl, type Principal } from './auth/access.ts';
 import { registerTokenRoutes } from './http/tokens-api.ts';
@@ -1073,6 +1073,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       httpServer(
         opts,
         (req, res) => {
+          // Which answer a parser error after it concerns (http/client-error.ts).
+          trackResponse(req, res);
           // The request's audit slot (src/audit/requests.ts): what its handlers note (a proxy
           // fetch, an overwrite, a token) for the event recordAnswer makes of the request.
           // A DELETE frees space: on a full disk its writes may use the database's space

@@ -6,8 +6,20 @@
  * client and to the operator. Nothing was stored for such a request: every upload path commits
  * only a whole, verified body.
  */
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+
+/** Each connection's latest response (see trackResponse); dropped with the socket. */
+const latest = new WeakMap<Socket, ServerResponse>();
+
+/**
+ * Notes `res` as the answer of its connection's latest request; called for every request, so
+ * answerClientError can tell a body cut short after NORA answered it (a refusal before the body
+ * was read: node detaches a finished response from its socket) from one nobody answered.
+ */
+export function trackResponse(req: IncomingMessage, res: ServerResponse): void {
+  latest.set(req.socket, res);
+}
 
 /** What the answer says for each parser error code (llhttp's `HPE_*`, node's own). */
 const REASONS: Readonly<Record<string, { status: number; message: string }>> = {
@@ -51,6 +63,7 @@ function uriTooLong(
 
 export interface ClientErrorLog {
   info(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
 }
 
 /**
@@ -65,9 +78,19 @@ export function answerClientError(
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   // The request was answered already (a refusal before its body was read, the client then
   // closing): nothing more may be written, and nothing was refused by the parser (node's own
-  // rule: destroy when the attached response has sent its headers).
+  // rule: destroy when the attached response has sent its headers). A response already sent
+  // whole is detached from the socket: its request still being incomplete says the same (trial
+  // 27: a 405 on a raw proxy logged the parser line when curl then closed mid-body).
   const attached = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (attached?.headersSent === true) {
+  const answered = latest.get(socket);
+  if (
+    attached?.headersSent === true ||
+    (answered?.headersSent === true && !answered.req.complete)
+  ) {
+    log.debug(
+      { code: err.code, client: socket.remoteAddress },
+      'connection closed before the body of a request already answered was read',
+    );
     socket.destroy(err);
     return;
   }

@@ -123,6 +123,11 @@ export interface UpstreamResponse {
   /** Must be consumed or destroyed by the caller. */
   readonly body: Readable;
   /**
+   * The URL that gave this answer when redirects were followed to get it (absolute); undefined
+   * when the asked URL answered itself. A raw proxy tells a folder by it (`sub` → `sub/`).
+   */
+  readonly redirectedTo?: string;
+  /**
    * The caller's verdict on the body (UpstreamRequest.callerVerdict): false counts against the
    * upstream's circuit breaker as a 5xx does. Only the first verdict (this or a broken body)
    * counts; without callerVerdict it does nothing.
@@ -260,6 +265,7 @@ export class UpstreamClient {
           status: answered.status,
           header: (name) => answered.header(name),
           body: answered.body,
+          ...(answered.redirectedTo === undefined ? {} : { redirectedTo: answered.redirectedTo }),
           settle,
         };
       } else {
@@ -601,7 +607,12 @@ export class UpstreamClient {
       // gone): never let that become an uncaught exception. Consumers still see errors through
       // their own pipeline.
       body.on('error', () => undefined);
-      return { status: response.statusCode, header: (name) => headerValue(raw, name), body };
+      return {
+        status: response.statusCode,
+        header: (name) => headerValue(raw, name),
+        body,
+        ...(hop === 0 ? {} : { redirectedTo: url.href }),
+      };
     }
   }
 }
@@ -711,7 +722,7 @@ function decodedResponse(
   const hidden = (name: string): string | undefined =>
     ENCODED_HEADERS.has(name.toLowerCase()) ? undefined : response.header(name);
   if (request.method === 'HEAD' || response.status === 204 || response.status === 304) {
-    return { status: response.status, header: hidden, body: response.body };
+    return { ...response, header: hidden };
   }
   if (response.status === 206) return refuse(`answered a range of a ${header}-encoded body`);
   const decoders: Transform[] = [];
@@ -748,7 +759,7 @@ function decodedResponse(
     for (const stage of stages) if (!stage.destroyed) stage.destroy();
   });
   body.on('error', () => undefined);
-  return { status: response.status, header: hidden, body };
+  return { ...response, header: hidden, body };
 }
 
 /** A URL's port, its scheme's default when none is written. */

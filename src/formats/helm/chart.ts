@@ -56,9 +56,15 @@ export const MAX_YAML_DEPTH = 64;
  */
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
 
-/** SemVer 2.0.0 (https://semver.org, the official regular expression): no `v` prefix. */
+/**
+ * A chart version: SemVer 2.0.0 (https://semver.org, the official regular expression) with an
+ * optional leading `v`, which Helm accepts (its chart Metadata.Validate parses with
+ * Masterminds/semver NewVersion, not StrictNewVersion: `version: v1.2.3` packages and installs;
+ * trial 27). NewVersion's other coercions (`1`, `1.2`, leading zeros) are not taken: a file name
+ * `app-2-1.0.0.tgz` would then read as chart `app` version `2-1.0.0` as well as `app-2` 1.0.0.
+ */
 const SEMVER2 =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+  /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 /** The chart-name rule as messages state it (NAME_PATTERN and isChartName). */
 export const CHART_NAME_RULE =
@@ -71,7 +77,7 @@ export function isChartName(name: string): boolean {
 /** Helm parses major, minor and patch as uint64 (Masterminds/semver): larger is not a version. */
 const MAX_UINT64 = 18446744073709551615n;
 
-export function isSemver2(version: string): boolean {
+export function isChartVersion(version: string): boolean {
   const m = version.length <= 128 ? SEMVER2.exec(version) : null;
   return m !== null && [m[1], m[2], m[3]].every((n) => BigInt(n ?? '0') <= MAX_UINT64);
 }
@@ -137,7 +143,7 @@ export function chartFilenameReadings(
   for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
     const name = stem.slice(0, i);
     const version = stem.slice(i + 1);
-    if (isSemver2(version) && isChartName(name)) readings.push({ name, version, prov });
+    if (isChartVersion(version) && isChartName(name)) readings.push({ name, version, prov });
   }
   return readings;
 }
@@ -577,7 +583,7 @@ export function chartMetadata(
     // `version: 1.0` is the number 1 to YAML (and to Helm, which refuses it the same way); the
     // message quotes what was written (trial 19 fmts F6: it said "the number 1").
     const written = sourceOf('version')?.source ?? String(version);
-    const suggested = isSemver2(written)
+    const suggested = isChartVersion(written)
       ? written
       : /^\d+\.\d+$/.test(written)
         ? `${written}.0`
@@ -586,8 +592,10 @@ export function chartMetadata(
       `version is the number ${written} in YAML, not a string: quote a SemVer 2 version (version: "${suggested}")`,
     );
   }
-  if (typeof version !== 'string' || !isSemver2(version)) {
-    throw bad(`version ${JSON.stringify(version)} is not a SemVer 2 version`);
+  if (typeof version !== 'string' || !isChartVersion(version)) {
+    throw bad(
+      `version ${JSON.stringify(version)} is not a SemVer 2 version (MAJOR.MINOR.PATCH, optionally with a leading v, -prerelease and +build)`,
+    );
   }
   out['version'] = version;
   for (const key of ['appVersion', 'description', 'home', 'icon', 'kubeVersion']) {
@@ -737,7 +745,7 @@ export function provenanceChart(text: string): {
     typeof name !== 'string' ||
     !isChartName(name) ||
     typeof version !== 'string' ||
-    !isSemver2(version)
+    !isChartVersion(version)
   ) {
     throw new RegistryError('BAD_REQUEST', 'provenance file names no valid chart name and version');
   }

@@ -11,7 +11,7 @@ import {
   chartMetadata,
   entryFragment,
   isChartName,
-  isSemver2,
+  isChartVersion,
   parseBoundedYaml,
   writtenScalar,
 } from './chart.ts';
@@ -73,7 +73,8 @@ export function parseUpstreamIndex(text: string, base: string, upstream: number)
       const entry = raw as Record<string, unknown>;
       const version = entry['version'];
       const urls = entry['urls'];
-      if (entry['name'] !== name || typeof version !== 'string' || !isSemver2(version)) continue;
+      if (entry['name'] !== name || typeof version !== 'string' || !isChartVersion(version))
+        continue;
       if (!Array.isArray(urls) || typeof urls[0] !== 'string') continue;
       let url: string;
       try {

@@ -11,8 +11,13 @@
 import { RegistryError } from '../../core/errors.ts';
 import type { GroupDeps } from '../../repos/group-read.ts';
 import type { Repository } from '../../repos/repository.ts';
-import type { MissNotes } from '../../proxy/negative-cache.ts';
-import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
+import type {
+  OpenedRawFile,
+  RawListing,
+  RawListingEntry,
+  RawMissNotes,
+  RawSource,
+} from './model.ts';
 import { compareNames } from './store.ts';
 
 export type RawGroupDeps = GroupDeps<RawSource>;
@@ -24,7 +29,11 @@ export class RawGroup implements RawSource {
     this.#deps = deps;
   }
 
-  openFile(group: Repository, path: string, miss?: MissNotes): Promise<OpenedRawFile | undefined> {
+  openFile(
+    group: Repository,
+    path: string,
+    miss?: RawMissNotes,
+  ): Promise<OpenedRawFile | undefined> {
     return this.#deps.reader.first(
       group,
       this.#deps.membersOf(group, path),

@@ -58,6 +58,15 @@ export interface RawListing {
   readonly cursor?: string;
 }
 
+/** What the 404 of a raw read says (negative-cache.ts), and what a proxy learnt of the path. */
+export interface RawMissNotes extends MissNotes {
+  /**
+   * A proxy's upstream answered the path with a redirect to `<path>/` (a web server's folder:
+   * python's http.server, nginx, Apache): a folder there, never cached as a file.
+   */
+  upstreamFolder?: boolean;
+}
+
 /**
  * What one repository kind answers. Absent = undefined, never an error; a proxy whose upstreams
  * failed throws the upstream error (isUpstreamFailure), which a group treats as "not here".
@@ -66,9 +75,9 @@ export interface RawSource {
   /**
    * The file at `path`. `miss`, when given, collects what the 404 of an absence says about a
    * proxy's remembered upstream miss (negative-cache.ts `rememberedMissText`); a group passes it
-   * to its members.
+   * to its members. A proxy sets `miss.upstreamFolder` when the path is its upstream's folder.
    */
-  openFile(repo: Repository, path: string, miss?: MissNotes): Promise<OpenedRawFile | undefined>;
+  openFile(repo: Repository, path: string, miss?: RawMissNotes): Promise<OpenedRawFile | undefined>;
   /**
    * Proxies: whether a copy of the file `path` is cached here, never asking an upstream: what a
    * DELETE through a group checks to say the file is this proxy's (service.ts `remove`).

@@ -9,8 +9,9 @@
  * Freshness is the engine's one rule (src/proxy/freshness.ts) with the repository's
  * `metadata_ttl`, else `[raw] proxy_ttl` (default -1: cached forever). A stale copy is
  * revalidated with If-None-Match / If-Modified-Since against the upstream that gave it (304 →
- * kept, 200 → replaced), and served stale when every upstream fails (`serve_stale`). A 404 is
- * remembered for `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
+ * kept, 200 → replaced, 404/410 → forgotten: a withdrawn file never comes back as stale), and
+ * served stale when every upstream fails (`serve_stale`). A 404 is remembered for
+ * `negative_cache_ttl`. Upstream origins carry no digests, so bytes are verified
  * against the announced Content-Length only; their sha256 is computed and becomes the ETag.
  * The file is the body as the upstream sent it (no Accept-Encoding asked, a Content-Encoding not
  * undone): what `curl -O` or `wget` saves from the origin, so a release download keeps matching
@@ -30,19 +31,16 @@ import { type CachedEntry, lastModifiedOf } from '../../proxy/state.ts';
 import {
   answeredAbsent,
   declaredLength,
+  joinUrl,
   toUpstreamError,
+  type UpstreamResponse,
   type UpstreamTarget,
 } from '../../proxy/upstream-client.ts';
 import { conditionalHeaders, validatorsOf } from '../../proxy/validators.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { BlobStore } from '../../storage/blob-store.ts';
-import {
-  type MissNotes,
-  NegativeCache,
-  noteMiss,
-  rememberedMissText,
-} from '../../proxy/negative-cache.ts';
-import type { OpenedRawFile, RawListing, RawSource } from './model.ts';
+import { NegativeCache, noteMiss, rememberedMissText } from '../../proxy/negative-cache.ts';
+import type { OpenedRawFile, RawListing, RawMissNotes, RawSource } from './model.ts';
 import { encodePath } from './paths.ts';
 
 export interface RawProxyDeps {
@@ -64,7 +62,9 @@ type Fetched =
       /** Settles once the fill is recorded (or failed). */
       readonly recorded?: Promise<void>;
     }
-  | { readonly kind: 'absent' };
+  | { readonly kind: 'absent' }
+  /** The upstream redirected `<path>` to `<path>/`: a folder there (never cached as a file). */
+  | { readonly kind: 'folder' };
 
 interface Flight {
   readonly fetched: Promise<Fetched>;
@@ -114,7 +114,7 @@ export class RawProxy implements RawSource {
   async openFile(
     repo: Repository,
     path: string,
-    miss?: MissNotes,
+    miss?: RawMissNotes,
   ): Promise<OpenedRawFile | undefined> {
     const gate = this.#deps.curation;
     if (repo.kind === 'proxy' && gate !== undefined) {
@@ -123,7 +123,12 @@ export class RawProxy implements RawSource {
       if (gate.isInternal('raw', path)) return undefined;
       gate.guard({ registry: 'raw', name: path });
     }
-    const file = await this.#open(repo, path);
+    const opened = await this.#open(repo, path);
+    if (opened === FOLDER) {
+      if (miss !== undefined) miss.upstreamFolder = true;
+      return undefined;
+    }
+    const file = opened;
     if (file !== undefined && repo.kind === 'proxy') {
       quarantineCheck(gate, { registry: 'raw', name: path }, file.filled === true);
     }
@@ -139,7 +144,7 @@ export class RawProxy implements RawSource {
     return file;
   }
 
-  async #open(repo: Repository, path: string): Promise<OpenedRawFile | undefined> {
+  async #open(repo: Repository, path: string): Promise<OpenedRawFile | typeof FOLDER | undefined> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return undefined;
     const metrics = this.#deps.proxy.metrics;
     const flightKey = `${repo.name}\n${path}`;
@@ -175,7 +180,7 @@ export class RawProxy implements RawSource {
     };
     flight.fetched.then((fetched) => {
       if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl, upstreams);
-      if (fetched.kind === 'absent' || !fetched.filling) forget();
+      if (fetched.kind !== 'file' || !fetched.filling) forget();
     }, forget);
     const fetched = await this.#withinDeadline(repo, path, flight, cached);
     if (fetched === 'late' && cached !== undefined) return this.#stale(repo, cached);
@@ -253,9 +258,10 @@ export class RawProxy implements RawSource {
     const key = `file:${path}`;
     const asked = await askInOrder(targets, async (target): Promise<Fetched | typeof ABSENT> => {
       const headers = { accept: '*/*', ...conditionalHeaders(cached, target) };
+      const asked = encodePath(path) === '' ? '/' : `/${encodePath(path)}`;
       const response = await engine.client.request(target, {
         method: 'GET',
-        path: encodePath(path) === '' ? '/' : `/${encodePath(path)}`,
+        path: asked,
         headers,
         // The bytes a plain download (curl -O, wget) saves, Content-Encoding or not: a release
         // `.tar.gz` a server labels `Content-Encoding: gzip` stays the published file.
@@ -277,6 +283,12 @@ export class RawProxy implements RawSource {
           }),
           filling: false,
         };
+      }
+      if (isFolderRedirect(response, joinUrl(target.baseUrl, asked))) {
+        // Whatever `<path>/` answered (a listing page, a 403): not the file `<path>`, so nothing
+        // is cached under it, and a path is never both a file and a folder (trial 27).
+        response.body.destroy();
+        return { kind: 'folder' };
       }
       if (answeredAbsent(response, target.label, path, [404, 410])) return ABSENT;
       const announced = declaredLength(response.header('content-length'));
@@ -332,8 +344,14 @@ export class RawProxy implements RawSource {
         recorded,
       };
     });
-    if (asked.kind === 'hit') return asked.value;
-    if (asked.kind === 'absent') return { kind: 'absent' };
+    if (asked.kind === 'hit' && asked.value.kind !== 'folder') return asked.value;
+    if (asked.kind !== 'failed') {
+      // Withdrawn by the origin (or now its folder): forget the cached copy, so a 404 is
+      // remembered for negative_cache_ttl (a miss is only consulted when nothing is cached) and
+      // the file does not come back as stale when the upstream later fails (trial 27).
+      if (cached !== undefined) await engine.state.delete(repo.name, key);
+      return asked.kind === 'hit' ? asked.value : { kind: 'absent' };
+    }
     if (cached !== undefined && settings.serveStale)
       return { kind: 'file', file: this.#stale(repo, cached), filling: false };
     engine.metrics.record(repo.name, 'error');
@@ -341,8 +359,23 @@ export class RawProxy implements RawSource {
   }
 }
 
+/** What #open answers for a path its upstream serves as a folder. */
+const FOLDER = Symbol('folder');
+
+/**
+ * True when the upstream answered `asked` through a redirect to `asked` + `/` (same origin,
+ * query aside): how web servers (python's http.server, nginx, Apache) answer a folder named
+ * without its slash.
+ */
+function isFolderRedirect(response: UpstreamResponse, asked: URL): boolean {
+  if (response.redirectedTo === undefined) return false;
+  const to = new URL(response.redirectedTo);
+  return to.origin === asked.origin && to.pathname === `${asked.pathname}/`;
+}
+
 /** An answer of an upstream flight: marked `filled` (quarantine's first seen) when it streams in. */
-function filledFile(fetched: Fetched): OpenedRawFile | undefined {
+function filledFile(fetched: Fetched): OpenedRawFile | typeof FOLDER | undefined {
+  if (fetched.kind === 'folder') return FOLDER;
   if (fetched.kind !== 'file') return undefined;
   return fetched.filling ? { ...fetched.file, filled: true } : fetched.file;
 }

@@ -11,7 +11,6 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
-import type { MissNotes } from '../../proxy/negative-cache.ts';
 import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
 import {
   creationRefusal,
@@ -21,7 +20,13 @@ import {
 } from '../../repos/group-write.ts';
 import type { Repository, RepositoryRegistry } from '../../repos/repository.ts';
 import type { RawHosted } from './hosted.ts';
-import type { OpenedRawFile, RawListing, RawListingEntry, RawSource } from './model.ts';
+import type {
+  OpenedRawFile,
+  RawListing,
+  RawListingEntry,
+  RawMissNotes,
+  RawSource,
+} from './model.ts';
 import { ancestors, type RawPath } from './paths.ts';
 import { preconditionFailed, type WriteCondition } from './store.ts';
 import { splitEntityTags } from '../../core/http-conditional.ts';
@@ -113,10 +118,13 @@ export class RawService {
     if (parsed.kind === 'file') {
       this.#deps.access.authorize(principal, repo, 'read', parsed.path);
       // What a proxy's remembered upstream miss adds to the 404 (a group's members fill it too).
-      const miss: MissNotes = {};
+      const miss: RawMissNotes = {};
       const file = await source.openFile(repo, parsed.path, miss);
       if (file) return { kind: 'file', path: parsed.path, file };
-      if ((await source.list(repo, parsed.path, undefined, 1)) !== undefined) {
+      if (
+        miss.upstreamFolder === true ||
+        (await source.list(repo, parsed.path, undefined, 1)) !== undefined
+      ) {
         return { kind: 'folder', dir: parsed.path };
       }
       const note = miss.missNote === undefined ? '' : `: ${miss.missNote}`;
@@ -166,7 +174,12 @@ export class RawService {
       const listing = await source.list(repo, dir, after, want);
       if (listing === undefined) {
         if (batch === 0 && dir !== '') {
-          throw new RegistryError('NOT_FOUND', `folder ${dir}/ not found in ${repo.name}`);
+          // A proxy's folder (its upstream redirects `dir` to `dir/`) has no listing here.
+          const why =
+            repo.kind === 'proxy'
+              ? ` (a raw proxy lists no folders: an HTTP origin has no listing protocol; ask for a file under ${dir}/)`
+              : '';
+          throw new RegistryError('NOT_FOUND', `folder ${dir}/ not found in ${repo.name}${why}`);
         }
         return listingOf(dir, entries, false, limit);
       }

@@ -13,7 +13,7 @@ import {
   compareVersionsDesc,
   entryFragment,
   isChartName,
-  isSemver2,
+  isChartVersion,
   MAX_ENTRIES,
   MAX_UNPACKED_BYTES,
   parseBoundedYaml,
@@ -36,19 +36,23 @@ describe('helm chart names, versions and file names', () => {
     }
   });
 
-  test('versions: SemVer 2 only (no v prefix, no leading zeros, no 2-part)', () => {
+  test('versions: SemVer 2 with an optional leading v, as Helm (no leading zeros, no 2-part)', () => {
     for (const ok of [
       '1.0.0',
+      'v1.0.0',
+      'v0.1.0-rc.1+b',
       '0.1.0-rc.1',
       '1.2.3+build.5',
       '10.20.30-alpha.1+x',
       '18446744073709551615.0.0',
     ]) {
-      assert.ok(isSemver2(ok), ok);
+      assert.ok(isChartVersion(ok), ok);
     }
     // Past uint64 (Helm's parser) is not a version either.
     for (const bad of [
-      'v1.0.0',
+      'V1.0.0',
+      'vv1.0.0',
+      'v1.0',
       '1.0',
       '01.0.0',
       '1.0.0-',
@@ -57,7 +61,7 @@ describe('helm chart names, versions and file names', () => {
       '18446744073709551616.0.0',
       '1.99999999999999999999999.0',
     ]) {
-      assert.ok(!isSemver2(bad), bad);
+      assert.ok(!isChartVersion(bad), bad);
     }
     // `version: 1.0` is a YAML number: the message says so, not "version 1" (trial).
     assert.throws(
@@ -343,7 +347,7 @@ describe('Chart.yaml', () => {
     const base = { apiVersion: 'v2', name: 'x', version: '1.0.0' };
     for (const bad of [
       { ...base, name: undefined },
-      { ...base, version: 'v1.0.0' },
+      { ...base, version: 'v1.0' },
       { ...base, version: '1.0' },
       { ...base, apiVersion: 'v3' },
       { ...base, name: '../etc' },

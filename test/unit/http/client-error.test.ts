@@ -25,7 +25,10 @@ function eofError(): Error & { code: string } {
 test('a body cut short gets a plain-text 400 saying so, and one log line', () => {
   const logged: Record<string, unknown>[] = [];
   const { socket, written, destroyed } = fakeSocket();
-  answerClientError(eofError(), socket, { info: (fields) => logged.push(fields) });
+  answerClientError(eofError(), socket, {
+    info: (fields) => logged.push(fields),
+    debug: () => undefined,
+  });
   assert.equal(written.length, 1);
   assert.match(written[0] ?? '', /^HTTP\/1\.1 400 Bad Request\r\n/);
   assert.match(written[0] ?? '', /ended before the request was complete/);
@@ -36,7 +39,10 @@ test('a body cut short gets a plain-text 400 saying so, and one log line', () =>
 test('after an answer already sent (a refusal before the body), nothing is written or logged', () => {
   const logged: unknown[] = [];
   const { socket, written, destroyed } = fakeSocket({ headersSent: true });
-  answerClientError(eofError(), socket, { info: (fields) => logged.push(fields) });
+  answerClientError(eofError(), socket, {
+    info: (fields) => logged.push(fields),
+    debug: () => undefined,
+  });
   assert.deepEqual(written, []);
   assert.deepEqual(logged, []);
   assert.equal(destroyed(), 1);
@@ -46,7 +52,10 @@ test('a reset connection gets nothing at all', () => {
   const logged: unknown[] = [];
   const { socket, written, destroyed } = fakeSocket();
   const reset = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
-  answerClientError(reset, socket, { info: (fields) => logged.push(fields) });
+  answerClientError(reset, socket, {
+    info: (fields) => logged.push(fields),
+    debug: () => undefined,
+  });
   assert.deepEqual(written, []);
   assert.deepEqual(logged, []);
   assert.equal(destroyed(), 0);
