@@ -24,7 +24,12 @@ import {
   type TokenCliContext,
   TokenCommandError,
 } from './auth/token-cli.ts';
-import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
+import {
+  BackupCommandError,
+  BackupRefusedError,
+  type BackupReport,
+  runBackup,
+} from './backup/backup.ts';
 import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
 import { describeConfig, maskTokensIn } from './config/describe.ts';
 import {
@@ -812,16 +817,20 @@ function addBackupCommands(program: Command): void {
       '--snapshot-dir <dir>',
       "where the database snapshot is made (needs the database's size free; default: beside FILE, the storage's .tmp/ for -o -)",
     )
+    .option('--force', 'replace FILE when it exists (default: refuse, exit 2)')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .action(async (opts: { output: string; snapshotDir?: string; config?: string }) => {
-      const report = await runBackup(await configured(opts.config), {
-        output: opts.output,
-        ...(opts.snapshotDir === undefined ? {} : { snapshotDir: opts.snapshotDir }),
-      });
-      // With -o - the archive is stdout: the summary goes to stderr.
-      const out = opts.output === '-' ? process.stderr : process.stdout;
-      out.write(`${describeBackup(report)}\n`);
-    });
+    .action(
+      async (opts: { output: string; snapshotDir?: string; config?: string; force?: boolean }) => {
+        const report = await runBackup(await configured(opts.config), {
+          output: opts.output,
+          force: opts.force === true,
+          ...(opts.snapshotDir === undefined ? {} : { snapshotDir: opts.snapshotDir }),
+        });
+        // With -o - the archive is stdout: the summary goes to stderr.
+        const out = opts.output === '-' ? process.stderr : process.stdout;
+        out.write(`${describeBackup(report)}\n`);
+      },
+    );
   program
     .command('restore')
     .description(
@@ -1082,9 +1091,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
-    if (err instanceof BackupCommandError) {
+    if (err instanceof BackupCommandError || err instanceof BackupRefusedError) {
       process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
+      // A refusal (FILE exists) wrote nothing and is the operator's to decide (--force).
+      process.exitCode = err instanceof BackupRefusedError ? EXIT_CONFIG : EXIT_RUNTIME;
       return;
     }
     if (err instanceof InterruptedError) {

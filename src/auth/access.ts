@@ -124,6 +124,13 @@ export interface Scope {
   allows(target: AccessTarget, action: Action): boolean;
   /** For error messages: what the credential is limited to. */
   readonly description: string;
+  /** A registry token's grant only: true when `/v2/token` granted nothing at all. */
+  readonly empty?: boolean | undefined;
+  /**
+   * A registry token's grant only: what narrowed it, when known (`the API token it was obtained
+   * with is limited to docker:team/**`), for the refusal of an empty grant.
+   */
+  readonly narrowedBy?: string | undefined;
 }
 
 /**
@@ -648,11 +655,16 @@ function scopeRefusal(
   where: string,
 ): string {
   if (principal.credential === 'registry-token') {
-    return (
-      `this registry token may not ${actionText(action)} ${where}: /v2/token granted it only ` +
-      `${scope.description} (a token gets the actions asked for that the credential ` +
-      'it was obtained with may do at that time)'
-    );
+    // "granted it only nothing (the token grants no access)" read garbled (trial 27 ops): an
+    // empty grant names the target and, when known, the API token's scope that left it out.
+    const why =
+      scope.empty === true && scope.narrowedBy !== undefined
+        ? scope.narrowedBy
+        : 'a token gets the actions asked for that the credential it was obtained with may do at that time';
+    const granted = scope.empty === true ? `no access to ${where}` : `only ${scope.description}`;
+    return scope.empty === true
+      ? `this registry token may not ${actionText(action)} ${where}: /v2/token granted it ${granted}: ${why}`
+      : `this registry token may not ${actionText(action)} ${where}: /v2/token granted it ${granted} (${why})`;
   }
   return `this credential may not ${actionText(action)} ${where} (it is limited to ${scope.description})`;
 }

@@ -110,6 +110,11 @@ export interface AccessTokenRequest {
 export interface BindingState {
   readonly roles: readonly Role[];
   readonly networks?: NetworkList | undefined;
+  /**
+   * The API token's resource patterns (`docker:team/**`), when it has a scope: named when the
+   * registry token it gave is refused outside its grant (the likely reason it was granted less).
+   */
+  readonly tokenScope?: readonly string[] | undefined;
 }
 
 /**
@@ -408,7 +413,7 @@ export class RegistryTokens {
     // `[auth] admin_users` (SIGHUP) loses admin at the next request, not at `exp`.
     const current = state?.roles ?? subject?.roles;
     const roles = current === undefined ? nora.roles : capRoles(nora.roles, current);
-    const grant = new GrantScope(nora.grants);
+    const grant = new GrantScope(nora.grants, state?.tokenScope);
     return {
       kind: 'user',
       name: payload.sub,
@@ -486,6 +491,14 @@ class BothScopes implements Scope {
   get description(): string {
     return `${this.#first.description}, within ${this.#second.description}`;
   }
+
+  get empty(): boolean | undefined {
+    return this.#first.empty;
+  }
+
+  get narrowedBy(): string | undefined {
+    return this.#first.narrowedBy;
+  }
 }
 
 /** The `bind` claim when well-formed; undefined otherwise (a token of an older version). */
@@ -516,9 +529,22 @@ function isOurs(token: string): boolean {
  */
 export class GrantScope implements Scope {
   readonly #grants: readonly Grant[];
+  /** The scope of the API token the registry token was obtained with, if it had one. */
+  readonly tokenScope: readonly string[] | undefined;
 
-  constructor(grants: readonly Grant[]) {
+  constructor(grants: readonly Grant[], tokenScope?: readonly string[]) {
     this.#grants = grants;
+    this.tokenScope = tokenScope;
+  }
+
+  /** True when the grant names nothing at all (nothing asked for was allowed). */
+  get empty(): boolean {
+    return this.#grants.length === 0;
+  }
+
+  get narrowedBy(): string | undefined {
+    if (this.tokenScope === undefined) return undefined;
+    return `the API token it was obtained with is limited to ${this.tokenScope.join(', ')}`;
   }
 
   allows(target: AccessTarget, action: Action): boolean {
@@ -532,7 +558,7 @@ export class GrantScope implements Scope {
   }
 
   get description(): string {
-    if (this.#grants.length === 0) return 'nothing (the token grants no access)';
+    if (this.#grants.length === 0) return 'no access';
     return this.#grants
       .map(
         (g) =>

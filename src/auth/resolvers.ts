@@ -176,6 +176,8 @@ interface KnownBinding {
   readonly roles: readonly Role[];
   /** For a token binding: the API token's CIDR whitelist (empty: anywhere). */
   readonly cidrs: readonly string[];
+  /** For a token binding: the API token's resource patterns (undefined: no limit). */
+  readonly scope?: readonly string[] | undefined;
 }
 
 /**
@@ -229,7 +231,11 @@ export class CredentialBindings {
       return undefined;
     }
     const networks = networkListOf(known.cidrs);
-    return { roles: known.roles, ...(networks === undefined ? {} : { networks }) };
+    return {
+      roles: known.roles,
+      ...(networks === undefined ? {} : { networks }),
+      ...(known.scope === undefined ? {} : { tokenScope: known.scope }),
+    };
   }
 
   async #read(subject: string, binding: CredentialBinding): Promise<KnownBinding> {
@@ -246,6 +252,7 @@ export class CredentialBindings {
         fingerprint: undefined,
         roles: account?.roles ?? [],
         cidrs: token?.cidrWhitelist ?? [],
+        scope: token?.scope,
       };
     }
     const fingerprint = await this.#directory.passwordFingerprint(subject);

@@ -81,6 +81,22 @@ export class BackupInterruptedError extends InterruptedError {
   }
 }
 
+/** A backup refused before anything was written (FILE exists without --force): exit 2. */
+export class BackupRefusedError extends Error {
+  override readonly name = 'BackupRefusedError';
+}
+
+/** True when something (a file, a directory, a dangling link's target aside) is at `file`. */
+async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new BackupCommandError(`could not write ${file}: ${message(err)}`, { cause: err });
+    },
+  );
+}
+
 export interface BackupOptions {
   /** The archive's path, or `-` for stdout. */
   readonly output: string;
@@ -91,6 +107,8 @@ export interface BackupOptions {
   readonly snapshotDir?: string;
   /** Where `-` writes (default process.stdout). */
   readonly stdout?: Writable;
+  /** Replace an existing FILE (`--force`); without it an existing FILE is refused. */
+  readonly force?: boolean;
   readonly formats?: readonly FormatModule[];
 }
 
@@ -125,9 +143,15 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
   ).catch((err: unknown) => {
     throw new BackupCommandError((err as Error).message);
   });
+  const output = options.output === '-' ? undefined : path.resolve(options.output);
+  // An earlier archive is what a restore may need: never replaced silently (trial 27 ops).
+  if (output !== undefined && options.force !== true && (await exists(output))) {
+    throw new BackupRefusedError(
+      `${output} exists: nothing was written (pass --force to replace it, or choose another -o FILE)`,
+    );
+  }
   const formats = options.formats ?? FORMATS;
   const driver = await createStorageDriver(config.storage);
-  const output = options.output === '-' ? undefined : path.resolve(options.output);
   // FILE's own work directory (two backups to one FILE at once, two cron entries or a manual run
   // beside the timer's, never share one): the archive while it is written, and the database
   // snapshot. Beside FILE, not in the storage: a backup is what an operator wants when the

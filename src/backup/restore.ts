@@ -142,6 +142,9 @@ export async function runRestore(
     input.destroy();
     throw err;
   }
+  // Directories this restore creates (the storage, its `.tmp/`, the database's folder): a failed
+  // restore removes them again, leaving nothing it made (trial 27 ops: an empty `.tmp` stayed).
+  const created = await absentDirs([storage, path.join(storage, '.tmp'), path.dirname(database)]);
   const driver = await createStorageDriver(config.storage);
   const restore = new Restore(driver, database, formats, auditSettings(config).path);
   // Until the database is in place, a signal must not end the process with the spooled database
@@ -175,6 +178,8 @@ export async function runRestore(
   } catch (err) {
     input.destroy();
     await restore.undo();
+    await driver.close();
+    await removeEmptyDirs(created);
     // Whatever the signal broke (a stream torn down mid-entry) is its doing, not the archive's.
     const error = interrupts.errorFor(err);
     if (
@@ -187,6 +192,29 @@ export async function runRestore(
   } finally {
     await driver.close();
   }
+}
+
+/** Each of `dirs` and their ancestors that do not exist now, deepest first. */
+async function absentDirs(dirs: readonly string[]): Promise<string[]> {
+  const absent = new Set<string>();
+  for (const dir of dirs) {
+    for (let at = dir; path.dirname(at) !== at; at = path.dirname(at)) {
+      if (
+        await fs.stat(at).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      absent.add(at);
+    }
+  }
+  return [...absent].sort((a, b) => b.length - a.length);
+}
+
+/** Removes `dirs` (deepest first) that are empty; one something else filled is kept. */
+async function removeEmptyDirs(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) await fs.rmdir(dir).catch(() => undefined);
 }
 
 async function open(file: string): Promise<Readable> {

@@ -80,19 +80,21 @@ async function probeOnce(base: string, options: HealthcheckOptions): Promise<Hea
   const { url: address, shown: url } = target;
   let status: number;
   let text: string;
+  let challenge: string | undefined;
   try {
     const answer = await httpRequest(address, {
       signal: AbortSignal.timeout(options.timeoutMs),
       headers: { accept: 'application/json' },
     });
     status = answer.status;
+    challenge = answer.header('www-authenticate');
     text = (await readAllBounded(answer.body, MAX_ANSWER_BYTES, 'answer')).toString('utf8');
   } catch (err) {
     return { ok: false, line: `unhealthy: ${url}: ${failure(err, options.timeoutMs)}` };
   }
   const body = parseObject(text);
   if (body === undefined || typeof body['status'] !== 'string') {
-    return { ok: false, line: `unhealthy: ${url} ${notNoraStatus(url, status)}` };
+    return { ok: false, line: `unhealthy: ${url} ${notNoraStatus(url, status, challenge)}` };
   }
   return options.ready === true
     ? readyResult(url, status, body)
@@ -160,14 +162,28 @@ function degradedReasons(body: Record<string, unknown>): string {
 /**
  * An answer without NORA's JSON status, said as what it likely means. Every NORA answers
  * `/health` at its root, so a 404 at a `--url` with a path before `/health`
- * (`http://h:4000/raw/`) is that path, not another server (trial 25 ops F12).
+ * (`http://h:4000/raw/`) is that path, not another server (trial 25 ops F12). With auth on,
+ * NORA answers that path 401 (or 403) with its own challenge (`Basic realm="nora"`, or the
+ * registry's `Bearer realm="…/v2/token"` under /v2/): the same path, so the same hint
+ * (trial 27 ops).
  */
-function notNoraStatus(url: string, status: number): string {
+function notNoraStatus(url: string, status: number, challenge: string | undefined): string {
   const path = new URL(url).pathname.replace(/\/(?:health|ready)$/, '');
-  if (status === 404 && path !== '') {
-    return `answered 404: no /health under ${path}/ (a --url names the server's root, such as http://host:4000, or its /health; not a repository's URL)`;
+  if (
+    path !== '' &&
+    (status === 404 || ((status === 401 || status === 403) && isNoraChallenge(challenge)))
+  ) {
+    return `answered ${status}: no /health under ${path}/ (a --url names the server's root, such as http://host:4000, or its /health; not a repository's URL)`;
   }
   return `answered ${status} without NORA's JSON status (is another server on that port?)`;
+}
+
+/** NORA's own `WWW-Authenticate` (http/format-errors.ts, formats/oci/token.ts). */
+function isNoraChallenge(challenge: string | undefined): boolean {
+  if (challenge === undefined) return false;
+  return (
+    /^Basic realm="nora"/i.test(challenge) || /^Bearer realm="[^"]*\/v2\/token"/i.test(challenge)
+  );
 }
 
 /**

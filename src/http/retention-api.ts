@@ -119,7 +119,13 @@ export function registerRetentionRoutes(
       `POST ${RETENTION_ROUTE} plans, POST ${RETENTION_ROUTE}?apply=true deletes`,
     );
     const apply = applyParameter(request.url);
-    const report = await retention.runNow(apply);
+    // Who asked is the deletions' actor in the audit log (`system` is the timer's): the admin,
+    // or `anonymous` for a loopback caller with auth off, as other actions record it.
+    const principal = request.principal;
+    const report = await retention.runNow(
+      apply,
+      principal.kind === 'user' ? principal.name : 'anonymous',
+    );
     return reply.code(200).header('cache-control', 'no-store').send(reportJson(report));
   });
 }

@@ -38,6 +38,14 @@ const USE_THE_SERVER =
   'its in-memory answers would go on serving what this command deleted. Use the server instead: [retention] enabled = true (its scheduler), or POST /api/v1/admin/retention (plan; ?apply=true deletes) as an admin';
 
 /**
+ * The plan deletes nothing, so the apply's reason does not fit it (trial 27 ops): it is refused
+ * because it would judge a state the running server goes on changing (and the database the
+ * server holds open); the server's own plan is the way.
+ */
+const ASK_THE_SERVER =
+  'the plan would read the database and storage while the server changes them; ask the server for its plan instead: POST /api/v1/admin/retention as an admin (it deletes nothing without ?apply=true)';
+
+/**
  * Runs one pass on `config`'s storage and database. Throws RetentionCommandError when there is
  * nothing to judge (memory storage, no database) or another process holds the database.
  */
@@ -59,15 +67,16 @@ export async function runRetentionOffline(
       throw new RetentionCommandError((err as Error).message);
     },
   );
+  const instead = options.apply ? USE_THE_SERVER : ASK_THE_SERVER;
   const servers = config.storage.mode === 'local' ? await liveServers(config.storage.path) : [];
   if (servers.length > 0) {
     throw new RetentionCommandError(
-      `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(config.storage.path)}: ${USE_THE_SERVER}`,
+      `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(config.storage.path)}: ${instead}`,
     );
   }
   if (databaseInUse(file)) {
     throw new RetentionCommandError(
-      `the database ${path.resolve(databaseFile(config))} is open in another process (a NORA server, nora gc, another retention command): ${USE_THE_SERVER}`,
+      `the database ${path.resolve(databaseFile(config))} is open in another process (a NORA server, nora gc, another retention command): ${instead}`,
     );
   }
   const app = await buildApp(config, {

@@ -36,9 +36,11 @@ export interface RetentionSchedulerOptions {
 export interface RetentionScheduler {
   /**
    * Runs one pass now (after a running one). `apply` undefined: as configured (`dry_run`);
-   * runs whether `enabled` or not (the admin endpoint). Throws when a listing fails.
+   * runs whether `enabled` or not (the admin endpoint). `actor`: who asked (the admin's name),
+   * audited as the deletions' actor; undefined: `system`, as a timer pass. Throws when a
+   * listing fails.
    */
-  runNow(apply?: boolean): Promise<RetentionReport>;
+  runNow(apply?: boolean, actor?: string): Promise<RetentionReport>;
   /** Moves the timer after a reload changed `enabled` or `interval` (GcScheduler.reschedule). */
   reschedule(): void;
   /** Stops the timer and waits for a running pass. */
@@ -48,7 +50,7 @@ export interface RetentionScheduler {
 export function startRetentionScheduler(options: RetentionSchedulerOptions): RetentionScheduler {
   const metrics = new RetentionMetrics(options.metrics);
 
-  const pass = async (apply: boolean): Promise<RetentionReport> => {
+  const pass = async (apply: boolean, actor?: string): Promise<RetentionReport> => {
     const settings = options.config().retention;
     const report = await runRetention({
       rules: settings.rules,
@@ -57,6 +59,7 @@ export function startRetentionScheduler(options: RetentionSchedulerOptions): Ret
       apply,
       log: options.log(),
       ...(options.audit === undefined ? {} : { audit: options.audit }),
+      ...(actor === undefined ? {} : { actor }),
     });
     metrics.record(report.deleted, report.bytes, report.seconds);
     const { delete: planned, spared, ...summary } = reportJson(report);
@@ -83,7 +86,8 @@ export function startRetentionScheduler(options: RetentionSchedulerOptions): Ret
   });
 
   return {
-    runNow: (apply) => timer.queue(() => pass(apply ?? !options.config().retention.dry_run)),
+    runNow: (apply, actor) =>
+      timer.queue(() => pass(apply ?? !options.config().retention.dry_run, actor)),
     reschedule: () => {
       timer.reschedule();
     },

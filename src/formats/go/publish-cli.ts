@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type HttpAnswer, httpRequest } from '../../core/http-client.ts';
+import { errorNote } from '../../mirror/client.ts';
 import { checkGoModSyntax } from './gomod-syntax.ts';
 import {
   checkModuleVersion,
@@ -281,9 +282,11 @@ const NO_CREDENTIALS_HINT =
 
 /**
  * The text of a registry's answer `res` to a request at `prefix` (sent with `headers`); throws
- * `fail("<status> <reason>: <first line>")` for an error, or, for a 404/405 of a URL that is no
+ * `fail("<status> <reason>: <message>")` for an error, or, for a 404/405 of a URL that is no
  * Go repository, that it is not one. A 401 to a request without credentials says how to give
- * them.
+ * them. The message is the body's text, or the message of NORA's JSON error shapes (`error`,
+ * `message`, `errors[0].message`: a URL outside the Go mount answers those; trial 27 ops printed
+ * `{"error":"invalid credentials"}` raw).
  */
 export async function answerOf(
   res: HttpAnswer,
@@ -293,7 +296,8 @@ export async function answerOf(
 ): Promise<string> {
   const text = (await res.text()).trim();
   if (!res.ok) {
-    const answer = `${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`;
+    const message = text.startsWith('{') ? text : (text.split('\n')[0] ?? '');
+    const answer = `${res.status} ${res.statusText}${errorNote(message) || ':'}`;
     // A 404/405 from a URL that is no Go repository (another format's mount such as /cargo, the
     // root URL) would otherwise echo that format's raw error: asked what answered instead.
     if ((res.status === 404 || res.status === 405) && !(await isGoRepository(prefix, headers))) {

@@ -112,4 +112,23 @@ describe('/v2/token with a token scoped to the default Docker group', () => {
     );
     assert.doesNotMatch(message, /limited to/, message);
   });
+
+  test('an empty grant says so, naming the API token scope that left the target out (trial 27 ops)', async () => {
+    const scoped = basic('x', await apiToken(['docker:team/**']));
+    const token = await registryToken('repository:up/img:pull', scoped);
+    assert.deepEqual(accessOf(token), []);
+    const refused = await expectError(
+      await fetch(`${server.url}/v2/up/img/tags/list`, {
+        headers: { authorization: `Bearer ${token}` },
+      }),
+      403,
+      'DENIED',
+    );
+    const message = refused.errors[0]?.message ?? '';
+    assert.match(
+      message,
+      /^this registry token may not read up\/img in docker: \/v2\/token granted it no access to up\/img in docker: the API token it was obtained with is limited to docker:team\/\*\*$/,
+      message,
+    );
+  });
 });

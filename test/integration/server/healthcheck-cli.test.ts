@@ -209,6 +209,29 @@ describe('nora healthcheck', () => {
     }
   });
 
+  test('a --url with a path on an auth-on NORA: its 401 gives the same hint as its 404 (trial 27 ops)', async () => {
+    await using locked = await startTestServer({
+      config: { auth: { enabled: true, anonymous_read: false } },
+    });
+    for (const url of [`${locked.url}/raw/health`, `${locked.url}/raw/`]) {
+      const result = await nora(['healthcheck', '--url', url], {});
+      assert.equal(result.code, 1, url);
+      assert.match(
+        result.stderr,
+        /^unhealthy: http:\/\/127\.0\.0\.1:\d+\/raw\/health answered 401: no \/health under \/raw\/ \(a --url names the server's root/,
+        url,
+      );
+    }
+    // A 401 from a server that is not NORA keeps the other-server note.
+    const other = await cannedServer(401, 'no');
+    try {
+      const result = await nora(['healthcheck', '--url', `${other.url}/raw/`], {});
+      assert.match(result.stderr, /answered 401 without NORA's JSON status \(is another server/);
+    } finally {
+      other.close();
+    }
+  });
+
   test('a bad --timeout-secs is a usage error, exit 1 (Docker reserves 2)', async () => {
     const result = await nora(['healthcheck', '--timeout-secs', '0'], {});
     assert.equal(result.code, 1);

@@ -1,0 +1,51 @@
+/**
+ * Backup and restore, trial 27 ops findings:
+ * - `nora backup -o FILE` refuses an existing FILE (exit 2, FILE untouched) unless `--force`;
+ * - a failed `nora restore` (not gzip, truncated) leaves no directory it created (an empty
+ *   `storage/.tmp` stayed).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { nora } from '../../helpers/cli.ts';
+import { startTestServer } from '../../helpers/server.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+test('nora backup refuses an existing FILE unless --force', async () => {
+  await using dir = await tempDir('nora-backup-force-');
+  const storage = path.join(dir.path, 'storage');
+  {
+    await using server = await startTestServer({ dataDir: dir.path });
+    const put = await fetch(`${server.url}/raw/docs/a.txt`, { method: 'PUT', body: 'a' });
+    assert.equal(put.status, 201);
+  }
+  const archive = path.join(dir.path, 'backup.tar.gz');
+  await fs.writeFile(archive, 'an earlier archive');
+  const refused = await nora(['backup', '-o', archive], { NORA_STORAGE_PATH: storage });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^nora backup: .*backup\.tar\.gz exists: nothing was written \(pass --force to replace it, or choose another -o FILE\)\n$/,
+  );
+  assert.equal(await fs.readFile(archive, 'utf8'), 'an earlier archive');
+  const forced = await nora(['backup', '-o', archive, '--force'], { NORA_STORAGE_PATH: storage });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.notEqual(await fs.readFile(archive, 'utf8'), 'an earlier archive');
+});
+
+test('a failed restore leaves no directory it created', async () => {
+  await using dir = await tempDir('nora-restore-dirs-');
+  const archive = path.join(dir.path, 'bad.tar.gz');
+  await fs.writeFile(archive, 'not an archive\n');
+  const storage = path.join(dir.path, 'data', 'storage');
+  const result = await nora(['restore', '-i', archive], { NORA_STORAGE_PATH: storage });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /not a gzip file/);
+  assert.deepEqual(await fs.readdir(dir.path), ['bad.tar.gz']);
+  // An existing empty storage stays, without a `.tmp` in it.
+  await fs.mkdir(storage, { recursive: true });
+  const again = await nora(['restore', '-i', archive], { NORA_STORAGE_PATH: storage });
+  assert.equal(again.code, 1, again.stderr);
+  assert.deepEqual(await fs.readdir(storage), []);
+});
