@@ -83,6 +83,13 @@ declare module 'fastify' {
      * API under `/v2/`): refusePartialPut skips them.
      */
     partialPut?: boolean;
+    /**
+     * True for a request (method, path) whose route proves the caller from the request itself —
+     * npm login's body password, npm logout's token in the path (npm/paths.ts
+     * credentialsInRequest): the `Authorization` header is not read, the principal is anonymous
+     * (the route names its actor), and a locked address is still refused.
+     */
+    ownCredentials?: (method: string, path: string) => boolean;
   }
 }
 
@@ -280,7 +287,11 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
     const authorization = request.headers.authorization;
     // No credential (or one a public /metrics ignores): settled here, without the async hop (the
     // decisions are AccessControl's). A locked address is refused whatever it sends.
-    const known = publicMetrics ? ANONYMOUS : options.access.withoutCredentials(authorization);
+    const known =
+      publicMetrics ||
+      request.routeOptions.config.ownCredentials?.(request.method, pathname) === true
+        ? ANONYMOUS
+        : options.access.withoutCredentials(authorization);
     if (known !== undefined) {
       request.principal = known;
       // A public /metrics is monitoring, as the probes are: a scraper sharing an address with a

@@ -16,7 +16,13 @@ import type { PasswordGuard } from '../../auth/api/tokens.ts';
 import { readOnlyUserTokenProblem, requireAccountChangeBy } from '../../auth/api/tokens.ts';
 import type { UserDirectory } from '../../auth/directory.ts';
 import { invalidCidrs, MAX_CIDRS } from '../../auth/networks.ts';
-import { capReason, type TokenInfo, type TokenStore, type UserStore } from '../../auth/users.ts';
+import {
+  capReason,
+  looksLikeToken,
+  type TokenInfo,
+  type TokenStore,
+  type UserStore,
+} from '../../auth/users.ts';
 import { RegistryError, methodNotAllowed } from '../../core/errors.ts';
 import type { Json } from './store.ts';
 
@@ -211,12 +217,18 @@ export class NpmAccounts {
     return { username: requireUser(principal) };
   }
 
-  async logout(secret: string, principal: Principal): Promise<Json> {
-    // An anonymous token (auth off) has nothing to revoke.
-    if (principal.kind === 'anonymous' && !this.#policy.authEnabled()) return { ok: true };
-    requireUser(principal);
-    if (!(await this.#tokens.revokeSecret(secret)))
-      throw new RegistryError('NOT_FOUND', 'token not found');
+  /**
+   * `npm logout` (`DELETE /-/user/token/<secret>`): the token in the path is the credential —
+   * whoever holds it may revoke it — and the `Authorization` header is not read (paths.ts
+   * credentialsInRequest). A token that is not stored here (the anonymous one, whatever auth
+   * says now; a revoked, expired or foreign one) has nothing to revoke and gets the same 200:
+   * npm drops a token from its config only after a 2xx, and the answer does not tell whether a
+   * token exists.
+   */
+  async logout(secret: string): Promise<Json> {
+    const token = looksLikeToken(secret) ? await this.#tokens.lookup(secret) : undefined;
+    // No header credentials: the audit event names the token's owner.
+    if (token !== undefined && (await this.#tokens.revokeSecret(secret))) noteActor(token.user);
     return { ok: true };
   }
 

@@ -36,6 +36,21 @@ function decode(segment: string): string {
   }
 }
 
+/**
+ * Whether a request (`method`, `rest` below the mount, as parseNpmPath takes it) proves who it is
+ * by its own content, so the `Authorization` header is not read (http/hooks.ts, route config
+ * `ownCredentials`): npm login's `PUT /-/user/org.couchdb.user:<name>` (the body's password) and
+ * npm logout's `DELETE /-/user/token/<token>` (the token in the path). npm sends whatever token
+ * its config holds with both: a stale one (the anonymous token saved while auth was off, a
+ * revoked one) would otherwise fail the login with 401 and keep npm from ever dropping it, and
+ * another user's valid token must not decide who logs in (accounts.ts, login and logout).
+ */
+export function credentialsInRequest(method: string, rest: string): boolean {
+  if (method === 'PUT') return /^\/-\/user\/org\.couchdb\.user:[^/]+$/.test(rest);
+  if (method === 'DELETE') return /^\/-\/user\/token\/[^/]+$/.test(rest);
+  return false;
+}
+
 /** `rest` is the path below the mount, starting with `/` (or empty). */
 export function parseNpmPath(rest: string): NpmRoute {
   const segments = rest.split('/').slice(1);

@@ -20,7 +20,7 @@ import type { Repository } from '../../repos/repository.ts';
 import type { NpmAccounts } from './accounts.ts';
 import { gzipOf } from '../../core/rendered-docs.ts';
 import { ABBREVIATED_TYPE, wantsAbbreviated } from './packument.ts';
-import { type NpmRoute, parseNpmPath } from './paths.ts';
+import { credentialsInRequest, type NpmRoute, parseNpmPath } from './paths.ts';
 import { parseBody } from './publish.ts';
 import { scanPublishBody } from './publish-scan.ts';
 import { parseSearchQuery } from './search.ts';
@@ -72,8 +72,13 @@ export function registerNpmRoutes(
       const route = parseNpmPath(rest);
       return dispatch(route, repo, prefix, request, reply, deps);
     };
+    // npm login and logout carry their own credentials (a body password, a token in the path).
+    const config = {
+      ownCredentials: (method: string, path: string) =>
+        credentialsInRequest(method, path.slice(prefix.length)),
+    };
     scope.all(prefix, handler);
-    scope.all(`${prefix}/*`, handler);
+    scope.all(`${prefix}/*`, { config }, handler);
   }
 }
 
@@ -133,7 +138,7 @@ async function dispatch(
         );
     case 'logout':
       allowMethods(method, ['DELETE']);
-      return reply.send(await accounts.logout(route.token, principal));
+      return reply.send(await accounts.logout(route.token));
     case 'tokens':
       if (method === 'GET') return reply.send(await accounts.listTokens(principal));
       // With auth off there are no tokens: nothing is served here.
