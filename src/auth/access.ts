@@ -655,7 +655,7 @@ function scopeRefusal(
   where: string,
 ): string {
   if (principal.credential === 'registry-token') {
-    // "granted it only nothing (the token grants no access)" read garbled (trial 27 ops): an
+    // "granted it only nothing (the token grants no access)" read garbled (trial 32 ops): an
     // empty grant names the target and, when known, the API token's scope that left it out.
     const why =
       scope.empty === true && scope.narrowedBy !== undefined

@@ -144,7 +144,7 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
     throw new BackupCommandError((err as Error).message);
   });
   const output = options.output === '-' ? undefined : path.resolve(options.output);
-  // An earlier archive is what a restore may need: never replaced silently (trial 27 ops).
+  // An earlier archive is what a restore may need: never replaced silently (trial 32 ops).
   if (output !== undefined && options.force !== true && (await exists(output))) {
     throw new BackupRefusedError(
       `${output} exists: nothing was written (pass --force to replace it, or choose another -o FILE)`,

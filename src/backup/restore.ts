@@ -143,7 +143,7 @@ export async function runRestore(
     throw err;
   }
   // Directories this restore creates (the storage, its `.tmp/`, the database's folder): a failed
-  // restore removes them again, leaving nothing it made (trial 27 ops: an empty `.tmp` stayed).
+  // restore removes them again, leaving nothing it made (trial 32 ops: an empty `.tmp` stayed).
   const created = await absentDirs([storage, path.join(storage, '.tmp'), path.dirname(database)]);
   const driver = await createStorageDriver(config.storage);
   const restore = new Restore(driver, database, formats, auditSettings(config).path);

@@ -165,7 +165,7 @@ function degradedReasons(body: Record<string, unknown>): string {
  * (`http://h:4000/raw/`) is that path, not another server (trial 25 ops F12). With auth on,
  * NORA answers that path 401 (or 403) with its own challenge (`Basic realm="nora"`, or the
  * registry's `Bearer realm="…/v2/token"` under /v2/): the same path, so the same hint
- * (trial 27 ops).
+ * (trial 32 ops).
  */
 function notNoraStatus(url: string, status: number, challenge: string | undefined): string {
   const path = new URL(url).pathname.replace(/\/(?:health|ready)$/, '');

@@ -38,7 +38,7 @@ const USE_THE_SERVER =
   'its in-memory answers would go on serving what this command deleted. Use the server instead: [retention] enabled = true (its scheduler), or POST /api/v1/admin/retention (plan; ?apply=true deletes) as an admin';
 
 /**
- * The plan deletes nothing, so the apply's reason does not fit it (trial 27 ops): it is refused
+ * The plan deletes nothing, so the apply's reason does not fit it (trial 32 ops): it is refused
  * because it would judge a state the running server goes on changing (and the database the
  * server holds open); the server's own plan is the way.
  */

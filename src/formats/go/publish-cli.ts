@@ -285,7 +285,7 @@ const NO_CREDENTIALS_HINT =
  * `fail("<status> <reason>: <message>")` for an error, or, for a 404/405 of a URL that is no
  * Go repository, that it is not one. A 401 to a request without credentials says how to give
  * them. The message is the body's text, or the message of NORA's JSON error shapes (`error`,
- * `message`, `errors[0].message`: a URL outside the Go mount answers those; trial 27 ops printed
+ * `message`, `errors[0].message`: a URL outside the Go mount answers those; trial 32 ops printed
  * `{"error":"invalid credentials"}` raw).
  */
 export async function answerOf(

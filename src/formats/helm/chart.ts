@@ -60,7 +60,7 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,249}$/;
  * A chart version: SemVer 2.0.0 (https://semver.org, the official regular expression) with an
  * optional leading `v`, which Helm accepts (its chart Metadata.Validate parses with
  * Masterminds/semver NewVersion, not StrictNewVersion: `version: v1.2.3` packages and installs;
- * trial 27). NewVersion's other coercions (`1`, `1.2`, leading zeros) are not taken: a file name
+ * trial 32). NewVersion's other coercions (`1`, `1.2`, leading zeros) are not taken: a file name
  * `app-2-1.0.0.tgz` would then read as chart `app` version `2-1.0.0` as well as `app-2` 1.0.0.
  */
 const SEMVER2 =

@@ -286,7 +286,7 @@ export class RawProxy implements RawSource {
       }
       if (isFolderRedirect(response, joinUrl(target.baseUrl, asked))) {
         // Whatever `<path>/` answered (a listing page, a 403): not the file `<path>`, so nothing
-        // is cached under it, and a path is never both a file and a folder (trial 27).
+        // is cached under it, and a path is never both a file and a folder (trial 32).
         response.body.destroy();
         return { kind: 'folder' };
       }
@@ -348,7 +348,7 @@ export class RawProxy implements RawSource {
     if (asked.kind !== 'failed') {
       // Withdrawn by the origin (or now its folder): forget the cached copy, so a 404 is
       // remembered for negative_cache_ttl (a miss is only consulted when nothing is cached) and
-      // the file does not come back as stale when the upstream later fails (trial 27).
+      // the file does not come back as stale when the upstream later fails (trial 32).
       if (cached !== undefined) await engine.state.delete(repo.name, key);
       return asked.kind === 'hit' ? asked.value : { kind: 'absent' };
     }

@@ -3,7 +3,7 @@
  * group serves from its proxy member (the upstream: a second NORA, its packument cached by an
  * `npm view`) is refused with E409 naming the proxy member and `[npm] shadow_names`, and the
  * upstream's versions stay installable. A name nobody read through NORA yet is asked of the
- * upstream and refused the same way (trial 27: a fresh NORA let it through); a name the upstream
+ * upstream and refused the same way (trial 32: a fresh NORA let it through); a name the upstream
  * lacks publishes, and so does any new name while the upstream is down. With `shadow_names`
  * listing it, the publish takes the name over; `npm unpublish --force` of every version gives it
  * back to the upstream.

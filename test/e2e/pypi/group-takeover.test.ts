@@ -3,7 +3,7 @@
  * project the group serves from its proxy member (the upstream: a second NORA, its page cached
  * by a read through the group) is refused with 409 naming the proxy member and
  * `[pypi] shadow_names`, and the upstream's releases stay installable. A project nobody read
- * through NORA yet is asked of the upstream and refused the same way (trial 27: a fresh NORA let
+ * through NORA yet is asked of the upstream and refused the same way (trial 32: a fresh NORA let
  * it through); one the upstream lacks uploads, and so does any new one while the upstream is
  * down. With `shadow_names`
  * listing it, the upload takes the project over; deleting every hosted release gives it back to

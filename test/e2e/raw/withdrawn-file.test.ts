@@ -1,5 +1,5 @@
 /**
- * curl of a raw proxy file the origin withdrew (trial 27): with `metadata_ttl = 0` a cached file
+ * curl of a raw proxy file the origin withdrew (trial 32): with `metadata_ttl = 0` a cached file
  * is revalidated on every read; once the origin answers 404 (or 410) for it, the cached copy is
  * forgotten and the 404 remembered for `[raw] negative_cache_ttl`. So the file does not come back
  * with `x-nora-stale: true` when the origin later goes down, and while the 404 is remembered the

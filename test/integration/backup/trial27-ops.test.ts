@@ -1,5 +1,5 @@
 /**
- * Backup and restore, trial 27 ops findings:
+ * Backup and restore, trial 32 ops findings:
  * - `nora backup -o FILE` refuses an existing FILE (exit 2, FILE untouched) unless `--force`;
  * - a failed `nora restore` (not gzip, truncated) leaves no directory it created (an empty
  *   `storage/.tmp` stayed).

@@ -397,7 +397,7 @@ describe('go: deleting hosted modules with auth on (admins only)', () => {
         "401 Unauthorized: authentication required to delete (an admin action) corp.example.com/m in go (pass --token or set NORA_TOKEN, or put user:password in --registry's URL)",
     });
     // A URL outside the Go mount answers NORA's JSON error shape: its message is printed as the
-    // Go mount's text is, never the raw JSON (trial 27 ops).
+    // Go mount's text is, never the raw JSON (trial 32 ops).
     for (const registry of [go, `${server.url}/gox`]) {
       await assert.rejects(
         goDelete({ target: 'corp.example.com/m@v1.1.0', registry, token: 'bad' }),

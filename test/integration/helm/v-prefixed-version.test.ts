@@ -1,6 +1,6 @@
 /**
  * Helm accepts a chart `version: v1.2.3` (its Metadata.Validate parses with Masterminds/semver
- * NewVersion, which takes a leading `v`; trial 27 found NORA answering 400 "not a SemVer 2
+ * NewVersion, which takes a leading `v`; trial 32 found NORA answering 400 "not a SemVer 2
  * version"). Uploaded by ChartMuseum POST and plain PUT, listed in index.yaml by SemVer
  * precedence as Helm orders them (the `v` ignored), downloadable by its file name. `1.2` and a
  * leading zero stay refused (a chart file name would then have two readings: chart.ts).

@@ -1,5 +1,5 @@
 /**
- * A PUT that NORA answers before reading its body (405 on a raw proxy, trial 27) and whose
+ * A PUT that NORA answers before reading its body (405 on a raw proxy, trial 32) and whose
  * client then closes the connection mid-body: the parser's HPE_INVALID_EOF_STATE is about a
  * request already answered, so the info line "request refused by the HTTP parser" must not be
  * logged for it (debug only). A body cut short that nobody answered still logs the line (the

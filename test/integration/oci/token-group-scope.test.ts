@@ -113,7 +113,7 @@ describe('/v2/token with a token scoped to the default Docker group', () => {
     assert.doesNotMatch(message, /limited to/, message);
   });
 
-  test('an empty grant says so, naming the API token scope that left the target out (trial 27 ops)', async () => {
+  test('an empty grant says so, naming the API token scope that left the target out (trial 32 ops)', async () => {
     const scoped = basic('x', await apiToken(['docker:team/**']));
     const token = await registryToken('repository:up/img:pull', scoped);
     assert.deepEqual(accessOf(token), []);

@@ -1,6 +1,6 @@
 /**
  * A raw proxy whose origin redirects a folder named without its slash (`sub` → `sub/`, as
- * python's http.server, nginx and Apache do; trial 27): NORA answers `sub` with its own redirect
+ * python's http.server, nginx and Apache do; trial 32): NORA answers `sub` with its own redirect
  * to `sub/` (browsers and curl; a JSON client gets the folder's 404, a proxy having no listing)
  * and never caches the origin's listing page as a FILE `sub`, so `sub` is not both a file and a
  * folder. A `sub` cached as a file earlier is forgotten once the origin calls it a folder. The

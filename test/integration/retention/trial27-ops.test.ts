@@ -1,5 +1,5 @@
 /**
- * Retention, trial 27 ops findings:
+ * Retention, trial 32 ops findings:
  * - `nora retention-plan` beside a running server is refused in its own words (it deletes
  *   nothing, so "would go on serving what this command deleted" was wrong), naming the admin
  *   API's plan; `retention-apply` keeps the deletion's reason;

@@ -209,7 +209,7 @@ describe('nora healthcheck', () => {
     }
   });
 
-  test('a --url with a path on an auth-on NORA: its 401 gives the same hint as its 404 (trial 27 ops)', async () => {
+  test('a --url with a path on an auth-on NORA: its 401 gives the same hint as its 404 (trial 32 ops)', async () => {
     await using locked = await startTestServer({
       config: { auth: { enabled: true, anonymous_read: false } },
     });
