@@ -162,47 +162,13 @@ export interface TakeoverProbe {
   readonly cached: (proxy: Repository) => Promise<boolean>;
   /** Whether a hosted member holds the name now: then no proxy serves it through the group. */
   readonly hostedHolds: (hosted: Repository) => Promise<boolean>;
-  /**
-   * Asked when `cached` says no (a name nobody read through NORA yet, as Cargo and Go do): does
-   * the proxy's upstream have the name now? Bounded by `askTimeoutMs`; a throw or a timeout is
-   * "could not ask" (`unreachable` is told the proxy, the publish goes ahead). Absent: the cache
-   * alone decides.
-   */
-  readonly ask?: ((proxy: Repository) => Promise<boolean>) | undefined;
-  /** Told each proxy `ask` could not reach in time (for the format's warning). */
-  readonly unreachable?: ((proxy: Repository) => void) | undefined;
-  /** How long `ask` may take per proxy, ms (default UPSTREAM_ASK_MS). */
-  readonly askTimeoutMs?: number | undefined;
-}
-
-/** How long a publish waits for a proxy's upstream to say whether it has a new name (ms). */
-export const UPSTREAM_ASK_MS = 10_000;
-
-/** `ask(proxy)` within `ms`: false and `unreachable(proxy)` when it throws or takes longer. */
-async function askUpstream(probe: TakeoverProbe, proxy: Repository): Promise<boolean> {
-  if (probe.ask === undefined) return false;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error('too slow'));
-    }, probe.askTimeoutMs ?? UPSTREAM_ASK_MS);
-  });
-  try {
-    return await Promise.race([probe.ask(proxy), late]);
-  } catch {
-    probe.unreachable?.(proxy);
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
  * The takeovers a first publish of a name into a hosted repository would make (npm, PyPI, OCI;
- * Maven, Helm, Cargo and Go keep their own probes): for each
+ * Maven, Helm, Cargo and Go keep their own probes, which may also ask the upstream): for each
  * group guarding hosted names (`protect_hosted_names`) that has `target` among the members
- * answering for the name, the first proxy member that serves it now — cached, else its upstream
- * has it (`probe.ask`, when given) — (`heldElsewhere` with
+ * answering for the name, the first proxy member that serves it now (`heldElsewhere` with
  * `kinds: ['proxy']`, `writeTo` = `target`). From the publish on, such a group would answer the
  * name from its hosted members only, hiding every upstream version (cached ones included) from
  * its readers. Empty when no group would change: none guards, no proxy has it cached, or a hosted
@@ -220,7 +186,7 @@ export async function proxyTakeovers(probe: TakeoverProbe): Promise<HeldElsewher
       writeTo: probe.target,
       members,
       kinds: ['proxy'],
-      holds: async (proxy) => (await probe.cached(proxy)) || askUpstream(probe, proxy),
+      holds: (proxy) => probe.cached(proxy),
       hostedClaims: probe.hostedHolds,
     });
     if (held !== undefined) out.push(held);

@@ -897,14 +897,12 @@ export class NpmService {
    * upstream version from `npm install` through it. Refused (409, npm prints it) unless
    * `[npm] shadow_names` lists the name; then it goes ahead and the log says what it took over
    * (npm prints nothing of a successful answer). "Serves": the proxy's cached packument
-   * (NpmUpstream.cached), else, as Cargo and Go ask, the upstream's packument now (bounded:
-   * group-write.ts UPSTREAM_ASK_MS), so a fresh NORA refuses a public name too; an upstream that
-   * cannot be asked lets the publish go ahead, with a warning in the log. Unpublishing every version gives the name back (#holds).
+   * (NpmUpstream.cached): a write never sends a name upstream, so a public name nobody installed
+   * through NORA yet is not refused. Unpublishing every version gives the name back (#holds).
    */
   async #refuseTakeover(target: Repository, name: string): Promise<void> {
     if ((await this.#deps.store.get(target.name, name)) !== undefined) return;
     const repositories = this.#deps.repositories;
-    const notAsked: string[] = [];
     const taken = await proxyTakeovers({
       repositories: repositories.byFormat('npm'),
       membersOf: (group, path) => repositories.membersOf(group, path),
@@ -912,20 +910,8 @@ export class NpmService {
       name,
       cached: async (proxy) =>
         this.#deps.upstream(proxy) !== undefined && (await this.#upstreamOf(proxy).cached(name)),
-      // Not cached: does the upstream have it now? (A fresh NORA has cached nothing.)
-      ask: async (proxy) =>
-        this.#deps.upstream(proxy) !== undefined &&
-        (await this.#upstreamOf(proxy).packument(name)) !== undefined,
-      unreachable: (proxy) => notAsked.push(proxy.name),
       hostedHolds: (member) => this.#holds(member, name),
     });
-    if (notAsked.length > 0) {
-      // npm prints nothing of a successful publish: the log says it.
-      this.#deps.log?.warn(
-        { package: name },
-        `npm publish: could not ask ${notAsked.join(', ')} whether its upstream has package ${name} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s versions of it (protect_hosted_names)`,
-      );
-    }
     if (taken.length === 0) return;
     const words = { what: `package ${name}`, versions: 'versions' };
     if ((this.#deps.shadowNames?.() ?? []).some((glob) => compileGlob(glob).test(name))) {

@@ -551,10 +551,9 @@ export class PypiService {
    * upstream release from pip through it. Refused (409, before anything is stored; twine prints
    * it) unless `[pypi] shadow_names` lists the project; then it goes ahead and the log says what
    * it took over (twine prints nothing of a success). "Serves": the proxy's cached page
-   * (PypiSource.cachedPage), else, as Cargo and Go ask, the upstream's page now (bounded:
-   * group-write.ts UPSTREAM_ASK_MS), so a fresh NORA refuses a public project too; an upstream
-   * that cannot be asked lets the upload go ahead, with a warning in the log. Deleting every
-   * hosted file gives the name back (`holdsProject`).
+   * (PypiSource.cachedPage: a write never sends a project name upstream, so a public project
+   * nobody installed through NORA yet is not refused). Deleting every hosted file gives the name
+   * back (`holdsProject`).
    */
   async #refuseTakeover(target: Repository, project: string): Promise<void> {
     const operations = this.#deps.operations;
@@ -564,7 +563,6 @@ export class PypiService {
       operations.holdsProject?.(member, project) ?? Promise.resolve(false);
     if (await holds(target)) return;
     const repositories = this.#deps.repositories;
-    const notAsked: string[] = [];
     const taken = await proxyTakeovers({
       repositories: repositories.byFormat('pypi'),
       membersOf: (group, path) => repositories.membersOf(group, path),
@@ -572,17 +570,8 @@ export class PypiService {
       name: project,
       cached: async (member) =>
         ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
-      // Not cached: does the upstream have it now? (A fresh NORA has cached nothing.)
-      ask: async (member) => ((await proxy.projectPage(member, project))?.files.length ?? 0) > 0,
-      unreachable: (member) => notAsked.push(member.name),
       hostedHolds: holds,
     });
-    if (notAsked.length > 0) {
-      this.#deps.log?.warn(
-        { project },
-        `pypi upload: could not ask ${notAsked.join(', ')} whether its upstream has project ${project} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target.name}'s releases of it (protect_hosted_names)`,
-      );
-    }
     if (taken.length === 0) return;
     const words = { what: `project ${project}`, versions: 'releases' };
     const globs = this.#deps.shadowNames?.() ?? [];

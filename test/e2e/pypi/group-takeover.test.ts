@@ -3,9 +3,7 @@
  * project the group serves from its proxy member (the upstream: a second NORA, its page cached
  * by a read through the group) is refused with 409 naming the proxy member and
  * `[pypi] shadow_names`, and the upstream's releases stay installable. A project nobody read
- * through NORA yet is asked of the upstream and refused the same way (trial 32: a fresh NORA let
- * it through); one the upstream lacks uploads, and so does any new one while the upstream is
- * down. With `shadow_names`
+ * through NORA is not probed upstream (the probe is cache-only) and uploads. With `shadow_names`
  * listing it, the upload takes the project over; deleting every hosted release gives it back to
  * the upstream.
  */
@@ -43,25 +41,17 @@ describe('real twine: an upload through the group onto a proxied project', () =>
     async () => {
       await using work = await tempDir('nora-e2e-pypi-takeover-');
       const home = await pythonHome(path.join(work.path, 'home'));
-      const [upstreamFiles, ownFiles, unreadFiles, corpFiles, downFiles] = await Promise.all([
-        buildProjects(home, path.join(work.path, 'up'), [
-          { name: 'up-take', version: '1.0' },
-          { name: 'up-unread', version: '1.0' },
-        ]),
+      const [upstreamFiles, ownFiles, unreadFiles] = await Promise.all([
+        buildProjects(home, path.join(work.path, 'up'), [{ name: 'up-take', version: '1.0' }]),
         buildProjects(home, path.join(work.path, 'own'), [{ name: 'up-take', version: '9.0' }]),
         buildProjects(home, path.join(work.path, 'unread'), [
           { name: 'up-unread', version: '9.0' },
         ]),
-        buildProjects(home, path.join(work.path, 'corp'), [{ name: 'corp-own', version: '1.0' }]),
-        buildProjects(home, path.join(work.path, 'down'), [{ name: 'corp-down', version: '1.0' }]),
       ]);
       await using upstream = await startTestServer();
       const seeded = await twineUpload(home, indexUrl(upstream.url), CREDENTIALS, upstreamFiles);
       assert.equal(seeded.code, 0, output(seeded));
-      const upstreamNames = upstreamFiles
-        .map((f) => path.basename(f))
-        .filter((f) => /^up[-_]take-/.test(f))
-        .sort();
+      const upstreamNames = upstreamFiles.map((f) => path.basename(f)).sort();
 
       await using server = await startTestServer({
         config: { pypi: { proxy: indexUrl(upstream.url), metadata_ttl: 0 } },
@@ -78,14 +68,9 @@ describe('real twine: an upload through the group onto a proxied project', () =>
         text,
       );
       assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames, 'nothing taken over');
-      // Never read through this NORA (nothing cached): the upload asks the upstream, which has
-      // it (the trial's fresh NORA let it through).
+      // Never read through this NORA: nothing cached, and a write never asks the upstream.
       const unread = await twineUpload(home, indexUrl(server.url), CREDENTIALS, unreadFiles);
-      assert.notEqual(unread.code, 0, output(unread));
-      assert.match(output(unread).replace(/\s+/g, ' '), /refusing to upload project up-unread/);
-      // A project the upstream does not have uploads.
-      const own = await twineUpload(home, indexUrl(server.url), CREDENTIALS, corpFiles);
-      assert.equal(own.code, 0, output(own));
+      assert.equal(unread.code, 0, output(unread));
 
       await using allowed = await startTestServer({
         config: {
@@ -107,11 +92,6 @@ describe('real twine: an upload through the group onto a proxied project', () =>
         upstreamNames,
         'no hosted file left: the group asks its proxy again',
       );
-
-      // An upstream that cannot be asked does not block a new project (the log warns).
-      await upstream.close();
-      const down = await twineUpload(home, indexUrl(server.url), CREDENTIALS, downFiles);
-      assert.equal(down.code, 0, output(down));
     },
   );
 });
