@@ -296,8 +296,11 @@ export async function answerOf(
 ): Promise<string> {
   const text = (await res.text()).trim();
   if (!res.ok) {
-    const message = text.startsWith('{') ? text : (text.split('\n')[0] ?? '');
-    const answer = `${res.status} ${res.statusText}${errorNote(message) || ':'}`;
+    // The Go mount's refusals are plain text, printed whole (they name the way out); only a JSON
+    // body (another mount's) goes through errorNote, which picks its message and bounds it.
+    const answer = text.startsWith('{')
+      ? `${res.status} ${res.statusText}${errorNote(text) || ':'}`
+      : `${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`;
     // A 404/405 from a URL that is no Go repository (another format's mount such as /cargo, the
     // root URL) would otherwise echo that format's raw error: asked what answered instead.
     if ((res.status === 404 || res.status === 405) && !(await isGoRepository(prefix, headers))) {
