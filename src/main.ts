@@ -24,12 +24,7 @@ import {
   type TokenCliContext,
   TokenCommandError,
 } from './auth/token-cli.ts';
-import {
-  BackupCommandError,
-  BackupRefusedError,
-  type BackupReport,
-  runBackup,
-} from './backup/backup.ts';
+import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
 import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
 import { describeConfig, maskTokensIn } from './config/describe.ts';
 import {
@@ -817,20 +812,16 @@ function addBackupCommands(program: Command): void {
       '--snapshot-dir <dir>',
       "where the database snapshot is made (needs the database's size free; default: beside FILE, the storage's .tmp/ for -o -)",
     )
-    .option('--force', 'replace FILE when it exists (default: refuse, exit 2)')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
-    .action(
-      async (opts: { output: string; snapshotDir?: string; config?: string; force?: boolean }) => {
-        const report = await runBackup(await configured(opts.config), {
-          output: opts.output,
-          force: opts.force === true,
-          ...(opts.snapshotDir === undefined ? {} : { snapshotDir: opts.snapshotDir }),
-        });
-        // With -o - the archive is stdout: the summary goes to stderr.
-        const out = opts.output === '-' ? process.stderr : process.stdout;
-        out.write(`${describeBackup(report)}\n`);
-      },
-    );
+    .action(async (opts: { output: string; snapshotDir?: string; config?: string }) => {
+      const report = await runBackup(await configured(opts.config), {
+        output: opts.output,
+        ...(opts.snapshotDir === undefined ? {} : { snapshotDir: opts.snapshotDir }),
+      });
+      // With -o - the archive is stdout: the summary goes to stderr.
+      const out = opts.output === '-' ? process.stderr : process.stdout;
+      out.write(`${describeBackup(report)}\n`);
+    });
   program
     .command('restore')
     .description(
@@ -852,7 +843,10 @@ function addBackupCommands(program: Command): void {
 
 function describeBackup(report: BackupReport): string {
   const { metadata } = report;
-  const where = report.output === '-' ? 'stdout' : report.output;
+  const where =
+    report.output === '-'
+      ? 'stdout'
+      : `${report.output}${report.replaced === true ? ' (replacing the archive that was there)' : ''}`;
   const size = report.archiveBytes === undefined ? '' : `, ${report.archiveBytes} bytes compressed`;
   return `nora backup: wrote ${where}: the database (${metadata.database_bytes} bytes) and ${metadata.blobs} blobs (${metadata.blob_bytes} bytes)${size}, in ${report.seconds.toFixed(3)} s`;
 }
@@ -1091,10 +1085,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = EXIT_RUNTIME;
       return;
     }
-    if (err instanceof BackupCommandError || err instanceof BackupRefusedError) {
+    if (err instanceof BackupCommandError) {
       process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
-      // A refusal (FILE exists) wrote nothing and is the operator's to decide (--force).
-      process.exitCode = err instanceof BackupRefusedError ? EXIT_CONFIG : EXIT_RUNTIME;
+      process.exitCode = EXIT_RUNTIME;
       return;
     }
     if (err instanceof InterruptedError) {

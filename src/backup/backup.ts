@@ -81,11 +81,6 @@ export class BackupInterruptedError extends InterruptedError {
   }
 }
 
-/** A backup refused before anything was written (FILE exists without --force): exit 2. */
-export class BackupRefusedError extends Error {
-  override readonly name = 'BackupRefusedError';
-}
-
 /** True when something (a file, a directory, a dangling link's target aside) is at `file`. */
 async function exists(file: string): Promise<boolean> {
   return fs.lstat(file).then(
@@ -107,8 +102,6 @@ export interface BackupOptions {
   readonly snapshotDir?: string;
   /** Where `-` writes (default process.stdout). */
   readonly stdout?: Writable;
-  /** Replace an existing FILE (`--force`); without it an existing FILE is refused. */
-  readonly force?: boolean;
   readonly formats?: readonly FormatModule[];
 }
 
@@ -120,6 +113,8 @@ export interface BackupReport {
   /** The archive's size on disk (undefined for stdout). */
   readonly archiveBytes?: number;
   readonly seconds: number;
+  /** FILE existed before and was replaced by the new archive. */
+  readonly replaced?: boolean;
 }
 
 /** How many missing blobs an error names. */
@@ -144,12 +139,9 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
     throw new BackupCommandError((err as Error).message);
   });
   const output = options.output === '-' ? undefined : path.resolve(options.output);
-  // An earlier archive is what a restore may need: never replaced silently (trial 32 ops).
-  if (output !== undefined && options.force !== true && (await exists(output))) {
-    throw new BackupRefusedError(
-      `${output} exists: nothing was written (pass --force to replace it, or choose another -o FILE)`,
-    );
-  }
+  // An earlier archive is replaced (once the new one is whole: scheduled `-o FILE` runs rely on
+  // it), but not silently: the report says so (trial 32 ops).
+  const replaces = output !== undefined && (await exists(output));
   const formats = options.formats ?? FORMATS;
   const driver = await createStorageDriver(config.storage);
   // FILE's own work directory (two backups to one FILE at once, two cron entries or a manual run
@@ -238,6 +230,7 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
       metadata,
       archiveBytes: (await fs.stat(output)).size,
       seconds: (performance.now() - started) / 1000,
+      ...(replaces ? { replaced: true } : {}),
     };
   } catch (err) {
     // Whatever the signal tore down (an aborted pipeline) is its doing.

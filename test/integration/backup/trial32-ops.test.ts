@@ -1,6 +1,6 @@
 /**
  * Backup and restore, trial 32 ops findings:
- * - `nora backup -o FILE` refuses an existing FILE (exit 2, FILE untouched) unless `--force`;
+ * - `nora backup -o FILE` replaces an existing FILE (scheduled runs rely on it) and says so;
  * - a failed `nora restore` (not gzip, truncated) leaves no directory it created (an empty
  *   `storage/.tmp` stayed).
  */
@@ -12,8 +12,8 @@ import { nora } from '../../helpers/cli.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
-test('nora backup refuses an existing FILE unless --force', async () => {
-  await using dir = await tempDir('nora-backup-force-');
+test('nora backup -o FILE says when it replaces an existing FILE', async () => {
+  await using dir = await tempDir('nora-backup-replace-');
   const storage = path.join(dir.path, 'storage');
   {
     await using server = await startTestServer({ dataDir: dir.path });
@@ -21,16 +21,13 @@ test('nora backup refuses an existing FILE unless --force', async () => {
     assert.equal(put.status, 201);
   }
   const archive = path.join(dir.path, 'backup.tar.gz');
+  const first = await nora(['backup', '-o', archive], { NORA_STORAGE_PATH: storage });
+  assert.equal(first.code, 0, first.stderr);
+  assert.doesNotMatch(first.stdout, /replacing/);
   await fs.writeFile(archive, 'an earlier archive');
-  const refused = await nora(['backup', '-o', archive], { NORA_STORAGE_PATH: storage });
-  assert.equal(refused.code, 2, refused.stderr);
-  assert.match(
-    refused.stderr,
-    /^nora backup: .*backup\.tar\.gz exists: nothing was written \(pass --force to replace it, or choose another -o FILE\)\n$/,
-  );
-  assert.equal(await fs.readFile(archive, 'utf8'), 'an earlier archive');
-  const forced = await nora(['backup', '-o', archive, '--force'], { NORA_STORAGE_PATH: storage });
-  assert.equal(forced.code, 0, forced.stderr);
+  const second = await nora(['backup', '-o', archive], { NORA_STORAGE_PATH: storage });
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /wrote .*backup\.tar\.gz \(replacing the archive that was there\)/);
   assert.notEqual(await fs.readFile(archive, 'utf8'), 'an earlier archive');
 });
 
