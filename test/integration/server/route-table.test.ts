@@ -35,6 +35,9 @@ const UUID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
  * - unavailable: a format not built (or disabled): 404 for anyone with a valid credential.
  * - csrf: the web UI's token form posted without the page's CSRF token: 401 to anonymous and bad
  *   credentials, 403 to every valid one (a form never posts without it).
+ * - logout: npm logout's `DELETE /-/user/token/<token>`: the token in the path is the credential,
+ *   so a caller without one is answered (200, nothing revoked for an unknown token: npm then drops
+ *   a stale token from .npmrc, trial 32), a bad credential sent with it still 401.
  */
 type Need =
   | 'public'
@@ -50,7 +53,8 @@ type Need =
   | 'account-change'
   | 'login'
   | 'unavailable'
-  | 'csrf';
+  | 'csrf'
+  | 'logout';
 
 interface Sample {
   readonly url: string;
@@ -91,6 +95,7 @@ const EXPECTED: Record<Need, Record<Principal, Outcome>> = {
   login: row(401, 401, 401, 401, 401),
   unavailable: row('ok', 'ok', 'ok', 'ok', 401),
   csrf: row(401, 403, 403, 403, 401),
+  logout: row('ok', 'ok', 'ok', 'ok', 401),
 };
 
 /** anonymous, read token, write user, admin; a bad credential (wrong password, other address, expired). */
@@ -219,7 +224,7 @@ function npmSamples(p: string): Record<string, Sample[]> {
         url: `${p}/-/npm/v1/tokens/token/0123456789abcdef`,
         need: 'account-change',
       },
-      { url: `${p}/-/user/token/nora_not-a-token`, need: 'identity' },
+      { url: `${p}/-/user/token/nora_not-a-token`, need: 'logout' },
     ],
     PATCH: unsupported,
     OPTIONS: unsupported,
