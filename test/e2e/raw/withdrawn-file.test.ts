@@ -8,11 +8,11 @@
  * says so.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../../helpers/curl.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { type RawOriginRig, startRawOriginRig } from '../../helpers/raw-origin.ts';
+import type { TestServer } from '../../helpers/server.ts';
 import { missingTools } from '../../helpers/tools.ts';
 
 const BODY = 'release notes 1.0\n';
@@ -22,42 +22,20 @@ describe('raw proxy: a file the origin withdrew', () => {
   let asked = 0;
   let origin: http.Server;
   let server: TestServer;
+  let rig: RawOriginRig;
 
   before(async () => {
-    origin = http.createServer((req, res) => {
+    rig = await startRawOriginRig((req, res) => {
       asked++;
       const body = files.get(req.url ?? '');
       if (body === undefined) res.writeHead(req.url?.includes('gone') === true ? 410 : 404).end();
       else res.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"' }).end(body);
     });
-    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-    const upstream = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/dist`;
-    server = await startTestServer({
-      config: {
-        circuit_breaker: { enabled: false },
-        repositories: [
-          {
-            name: 'dl',
-            format: 'raw',
-            kind: 'proxy',
-            metadata_ttl: 0,
-            upstreams: [{ url: upstream }],
-          },
-          {
-            name: 'dl-all',
-            format: 'raw',
-            kind: 'group',
-            members: ['raw-hosted', 'dl'],
-            write_member: 'raw-hosted',
-          },
-        ],
-      },
-    });
+    origin = rig.origin;
+    server = rig.server;
   });
   after(async () => {
-    await server.close();
-    origin.closeAllConnections();
-    await new Promise((resolve) => origin.close(resolve));
+    await rig.close();
   });
 
   const get = (path: string) => curl(['-m', '15', '-D', '-', `${server.url}${path}`]);

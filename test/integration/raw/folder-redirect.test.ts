@@ -7,19 +7,18 @@
  * fixture origin answers as http.server does and listens on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { type RawOriginRig, startRawOriginRig } from '../../helpers/raw-origin.ts';
+import type { TestServer } from '../../helpers/server.ts';
 
 describe('raw proxy: an origin folder redirect', () => {
   /** Paths the origin serves as a file rather than as a folder (the second case's first half). */
   const filesNow = new Set<string>();
-  let origin: http.Server;
   let server: TestServer;
+  let rig: RawOriginRig;
 
   before(async () => {
-    origin = http.createServer((req, res) => {
+    rig = await startRawOriginRig((req, res) => {
       const url = req.url ?? '';
       if (filesNow.has(url)) {
         res.writeHead(200, { 'content-type': 'text/plain' }).end(`file ${url}\n`);
@@ -36,34 +35,10 @@ describe('raw proxy: an origin folder redirect', () => {
         res.writeHead(404).end();
       }
     });
-    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
-    const upstream = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/dist`;
-    server = await startTestServer({
-      config: {
-        circuit_breaker: { enabled: false },
-        repositories: [
-          {
-            name: 'dl',
-            format: 'raw',
-            kind: 'proxy',
-            metadata_ttl: 0,
-            upstreams: [{ url: upstream }],
-          },
-          {
-            name: 'dl-all',
-            format: 'raw',
-            kind: 'group',
-            members: ['raw-hosted', 'dl'],
-            write_member: 'raw-hosted',
-          },
-        ],
-      },
-    });
+    server = rig.server;
   });
   after(async () => {
-    await server.close();
-    origin.closeAllConnections();
-    await new Promise((resolve) => origin.close(resolve));
+    await rig.close();
   });
 
   const get = async (path: string, headers: Record<string, string> = {}) => {
