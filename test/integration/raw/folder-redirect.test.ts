@@ -52,6 +52,13 @@ describe('raw proxy: an origin folder redirect', () => {
       assert.equal(folder.status, 301, folder.body);
       assert.equal(folder.location, `/repository/${repo}/sub/?x=1`);
       assert.doesNotMatch(folder.body, /<html>/);
+      // HEAD answers as GET does (DESIGN.md §4).
+      const head = await fetch(`${server.url}/repository/${repo}/sub?x=1`, {
+        method: 'HEAD',
+        redirect: 'manual',
+      });
+      assert.equal(head.status, 301);
+      assert.equal(head.headers.get('location'), `/repository/${repo}/sub/?x=1`);
       // The file under it is a file.
       const file = await get(`/repository/${repo}/sub/x.txt`);
       assert.equal(file.status, 200, file.body);
