@@ -18,38 +18,20 @@ import path from 'node:path';
 import { M2_REPOSITORY, mavenMissing, startNginx } from '../../test/helpers/maven.ts';
 import { freePort, startNoraProcess } from '../../test/helpers/process.ts';
 import { cpuSeconds, log } from '../harness.ts';
-import { mavenBuilder, noraCommand, noraEnv, warmUp, writeBenchProject } from './common.ts';
+import {
+  mavenBuilder,
+  noraCommand,
+  noraEnv,
+  threadDelta,
+  threadSeconds,
+  warmUp,
+  writeBenchProject,
+} from './common.ts';
 
 const RUNS = Math.max(1, Number(process.env['BENCH_RUNS'] ?? 2));
 const PROF = process.env['BENCH_CPU_PROF'];
 const HEAP_PROF = process.env['BENCH_HEAP_PROF'];
 const WARM = process.env['BENCH_WARM'] !== '0';
-
-/** CPU seconds (utime + stime) of each thread of `pid`, by thread name (`comm`), summed. */
-async function threadSeconds(pid: number | undefined): Promise<Map<string, number>> {
-  const byName = new Map<string, number>();
-  if (pid === undefined) return byName;
-  for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [])) {
-    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (open < 0 || close < 0) continue;
-    const name = tid === String(pid) ? 'main' : stat.slice(open + 1, close).replace(/\d+$/, '');
-    const fields = stat.slice(close + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    byName.set(name, (byName.get(name) ?? 0) + seconds);
-  }
-  return byName;
-}
-
-function threadDelta(before: Map<string, number>, after: Map<string, number>): string {
-  return [...after]
-    .map(([name, s]) => [name, s - (before.get(name) ?? 0)] as const)
-    .filter(([, s]) => s >= 0.01)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, s]) => `${name} ${s.toFixed(2)}`)
-    .join(', ');
-}
 
 const missing = mavenMissing();
 if (missing !== false) {
