@@ -12,6 +12,7 @@
  * and warm CPU and wall of every round and their medians.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
 import { findTool, run } from '../../test/helpers/tools.ts';
@@ -43,6 +44,20 @@ const ROOTS = (process.env['BENCH_NORA_ROOTS'] ?? '')
 const CARGO = findTool('cargo') ?? 'cargo';
 /** BENCH_NORA_WRAP: a command NORA runs under (space-separated, e.g. `strace -f -c -o /tmp/x`). */
 const WRAP = (process.env['BENCH_NORA_WRAP'] ?? '').split(' ').filter((w) => w !== '');
+
+/** user and system seconds of the main thread and of every other thread (libuv's pool, V8's). */
+async function threadTimes(pid: number | undefined): Promise<number[]> {
+  const out = [0, 0, 0, 0];
+  if (pid === undefined) return out;
+  for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [])) {
+    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const at = tid === String(pid) ? 0 : 2;
+    out[at] = (out[at] ?? 0) + Number(fields[11]) / 100;
+    out[at + 1] = (out[at + 1] ?? 0) + Number(fields[12]) / 100;
+  }
+  return out;
+}
 
 async function cargoFetch(consumer: string, index: string, expected: number): Promise<number> {
   await writeSourceReplacement(consumer, index);
@@ -138,9 +153,13 @@ try {
                 )
               : undefined;
           if (strace !== undefined) await new Promise((r) => setTimeout(r, 1500));
+          const threadsBefore = await threadTimes(nora.child.pid);
           const before = await cpuSeconds(nora.child.pid);
           const wall = await cargoFetch(consumer, `${nora.url}/cargo/index/`, crates);
           const cpu = (await cpuSeconds(nora.child.pid)) - before;
+          const threads = (await threadTimes(nora.child.pid)).map(
+            (t, i) => t - (threadsBefore[i] ?? 0),
+          );
           if (strace !== undefined) {
             const exited = new Promise((r) => strace.on('exit', r));
             strace.kill('SIGINT');
@@ -149,7 +168,9 @@ try {
           f[phase].push(cpu);
           f[phase === 'cold' ? 'coldWall' : 'warmWall'].push(wall);
           log(
-            `round ${round + 1} ${path.basename(checkout)} ${phase}: CPU ${cpu.toFixed(2)} s, wall ${wall.toFixed(2)} s`,
+            `round ${round + 1} ${path.basename(checkout)} ${phase}: CPU ${cpu.toFixed(2)} s, wall ${wall.toFixed(2)} s` +
+              ` (main thread user ${threads[0]?.toFixed(2)} sys ${threads[1]?.toFixed(2)};` +
+              ` other threads user ${threads[2]?.toFixed(2)} sys ${threads[3]?.toFixed(2)})`,
           );
         }
       } finally {
