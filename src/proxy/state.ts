@@ -350,25 +350,55 @@ export class ProxyStateStore {
     return [...byKey.values()].map(toEntry);
   }
 
-  /** Keys of one repository starting with `prefix` (e.g. every cached tag of an image). */
+  /**
+   * Keys of one repository starting with `prefix` (e.g. every cached tag of an image), in key
+   * order (SQLite's: UTF-8 bytes), at most `limit`. Queued writes (not committed yet) count, as
+   * in `entries`, without waiting for their commit: a flush here made every caller a commit of
+   * its own (the Cargo proxy asks once per new index file, so a cold `cargo fetch` committed
+   * about one batch per crate instead of one per event-loop turn). Deletes are never queued.
+   */
   async keys(repository: string, prefix: string, limit = 10_000): Promise<string[]> {
-    await this.flush();
-    const rows = await this.#db
-      .selectFrom('proxy_entries')
-      .select('key')
-      .where('repository', '=', repository)
-      .where('key', '>=', prefix)
-      .where('key', '<', `${prefix}\uffff`)
-      .orderBy('key')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => r.key);
+    const sqlite = this.#sqlite;
+    const end = `${prefix}\uffff`;
+    const found =
+      sqlite !== undefined
+        ? (
+            sqlite.prepare(SELECT_KEYS).all(repository, prefix, end, limit) as {
+              key: string;
+            }[]
+          ).map((r) => r.key)
+        : (
+            await this.#db
+              .selectFrom('proxy_entries')
+              .select('key')
+              .where('repository', '=', repository)
+              .where('key', '>=', prefix)
+              .where('key', '<', end)
+              .orderBy('key')
+              .limit(limit)
+              .execute()
+          ).map((r) => r.key);
+    let queued: string[] | undefined;
+    for (const row of this.#pending.values()) {
+      if (row.repository === repository && row.key.startsWith(prefix))
+        (queued ??= []).push(row.key);
+    }
+    if (queued === undefined) return found;
+    // The first `limit` of the union are among SQL's first `limit` and the queued ones.
+    return [...new Set([...found, ...queued])].sort(byUtf8).slice(0, limit);
   }
+}
+
+/** SQLite's order of text keys (BINARY collation: their UTF-8 bytes). */
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 // ---- SQLite fast path (see ProxyStateStore) ----
 
 const SELECT_ENTRY = 'SELECT * FROM proxy_entries WHERE repository = ? AND key = ?';
+const SELECT_KEYS =
+  'SELECT key FROM proxy_entries WHERE repository = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?';
 const UPSERT_ENTRY =
   'INSERT INTO proxy_entries' +
   ' (repository, key, digest, size, media_type, etag, upstream, fetched_at, modified_at)' +

@@ -133,8 +133,12 @@ test('the proxy state store writes behind: answered at once, committed together 
     // A touch of a row nobody wrote changes nothing, as the UPDATE would not.
     await state.touch('r', 'absent', 3000);
     assert.equal(await state.get('r', 'absent'), undefined);
-    // keys() and delete() see the queued rows: they run the queue first.
+    // keys() sees the queued rows without committing them (a commit per caller made a cold
+    // `cargo fetch` commit once per crate, see docs/performance.md); delete() runs the queue.
     assert.deepEqual(await state.keys('r', 'k'), ['k1', 'k2']);
+    assert.deepEqual(await state.keys('r', 'k', 1), ['k1']);
+    assert.deepEqual(rows(), []);
+    await state.flush();
     assert.deepEqual(rows(), [
       { key: 'k1', etag: '"b"', fetched_at: 2000 },
       { key: 'k2', etag: '"a"', fetched_at: 1000 },
@@ -173,6 +177,37 @@ test('a batch of proxy state writes that cannot commit is reported and dropped, 
     assert.equal(failures.length, 1);
     // The overlay went with the batch: the next read goes to the table (which is gone here).
     assert.throws(() => sqlite.prepare('SELECT * FROM proxy_entries').all());
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('proxy state keys() merges committed and queued rows in key order without a commit', async () => {
+  const { db } = await countedDb();
+  try {
+    const sqlite = sqliteHandleOf(db);
+    assert.ok(sqlite);
+    const committed = () => sqlite.prepare('SELECT count(*) AS n FROM proxy_entries').get()?.['n'];
+    const state = new ProxyStateStore(db);
+    const entry = {
+      digest: 'sha256:d',
+      size: 5,
+      mediaType: undefined,
+      etag: undefined,
+      upstream: undefined,
+    };
+    await state.put('r', 'c:a1', entry, 1);
+    await state.put('r', 'c:a3', entry, 1);
+    await state.put('other', 'c:a0', entry, 1);
+    await state.flush();
+    await state.put('r', 'c:a2', entry, 2);
+    await state.put('r', 'd:a0', entry, 2);
+    assert.deepEqual(await state.keys('r', 'c:'), ['c:a1', 'c:a2', 'c:a3']);
+    assert.deepEqual(await state.keys('r', 'c:', 2), ['c:a1', 'c:a2']);
+    assert.deepEqual(await state.keys('r', 'c:a3'), ['c:a3']);
+    assert.equal(committed(), 3);
+    await state.flush();
+    assert.equal(committed(), 5);
   } finally {
     await db.destroy();
   }
