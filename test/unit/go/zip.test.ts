@@ -407,7 +407,10 @@ test('zipIntegrityProblem in memory: a zip of many small entries lets the event 
   // hold every other request until the whole check is done (the client's next answers wait).
   await using dir = await tempDir('nora-go-zip-turns-');
   const text = path.join(dir.path, 'a.go');
-  await fs.writeFile(text, 'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(200)));
+  await fs.writeFile(
+    text,
+    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(200)),
+  );
   const out = path.join(dir.path, 'm.zip');
   const files = Array.from({ length: 1000 }, (_, i) => ({
     path: i === 0 ? 'go.mod' : `p${i % 50}/f${i}.go`,
