@@ -7,10 +7,11 @@
  * "Start-up and idle RSS", 2026-12-06). Types stay `import type` from 'node:http' (erased).
  * test/unit/core/node-http-import.test.ts keeps value imports of node:http out of src/.
  */
+import type * as NodeHttp from 'node:http';
 import { createRequire } from 'node:module';
 
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+const http = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
 
 export const { createServer, IncomingMessage, STATUS_CODES } = http;
 /** The instance type, under the class's name (a destructured class is a value only). */
-export type IncomingMessage = import('node:http').IncomingMessage;
+export type IncomingMessage = NodeHttp.IncomingMessage;
