@@ -6,7 +6,7 @@
 import { curationWarnings } from './curation/settings.ts';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
@@ -58,6 +58,7 @@ import {
   toRegistryError,
 } from './core/errors.ts';
 import type { Logger } from './core/logger.ts';
+import { createServer } from './core/node-http.ts';
 import { SqlBlobIndex } from './db/blob-index.ts';
 import {
   checkDatabase,
@@ -1696,7 +1697,7 @@ function httpServer(
   listener: http.RequestListener,
   bodyTimeoutMs: () => number,
 ): http.Server {
-  const server = http.createServer(
+  const server = createServer(
     (opts['http'] ?? {}) as http.ServerOptions,
     stalledBodies(listener, bodyTimeoutMs),
   );

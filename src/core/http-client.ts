@@ -15,7 +15,7 @@
  * dispatcher is the process's global one, as for `fetch`, so whatever an embedder installed
  * there (an outbound proxy agent) applies alike. Bodies are streamed both ways.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from './node-http.ts';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, getGlobalDispatcher, interceptors, request } from 'undici';
 

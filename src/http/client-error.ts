@@ -6,7 +6,8 @@
  * client and to the operator. Nothing was stored for such a request: every upload path commits
  * only a whole, verified body.
  */
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from '../core/node-http.ts';
 import type { Socket } from 'node:net';
 
 /** Each connection's latest response (see trackResponse); dropped with the socket. */

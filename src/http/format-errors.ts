@@ -3,7 +3,7 @@
  * challenge on 401, and a log line for NORA's own faults. Each format renders the body in its
  * protocol's shape (plain text for Maven, Go and raw; `{"error"}` for Helm's ChartMuseum API).
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../core/node-http.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type RegistryError, toRegistryError } from '../core/errors.ts';
 

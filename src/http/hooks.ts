@@ -6,11 +6,11 @@
  * metrics + access log.
  */
 import { randomUUID } from 'node:crypto';
-import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANONYMOUS, type AccessControl, type Principal, userTriedOf } from '../auth/access.ts';
 import { addressKey } from '../core/address-key.ts';
+import { IncomingMessage } from '../core/node-http.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { type RequestAuditor, slotOf } from '../audit/requests.ts';
