@@ -223,10 +223,11 @@ function takenText(taken: readonly HeldElsewhere<unknown>[]): string {
 /**
  * CONFLICT (409) for a first publish that would take a name over from a proxy (`taken`, from
  * `proxyTakeovers`, not empty) while `[<section>] shadow_names` does not list it, as Maven's,
- * Helm's, Cargo's and Go's (without `--shadow`) are: `refusing to publish package lodash, new in
- * npm-hosted: group npm serves it from its proxy member npm-proxy and would stop serving its
- * upstream versions ([npm] shadow_names allows it). …`. What matters comes first: twine prints
- * the reason phrase, cut at 200 characters. Names only the client's name and repository names
+ * Helm's, Cargo's and Go's (without `--shadow`) are: `refusing to publish package lodash: it
+ * would hide npm-proxy's versions of it in group npm ([npm] shadow_names allows it). …`. The
+ * first sentence is short and says the whole reason (what is refused, why, what allows it):
+ * twine prints only the reason phrase (PyPI's is that sentence when the message is longer than
+ * a reason phrase may be: pypi/routes.ts). Names only the client's name and repository names
  * (never an upstream host).
  */
 export function takeoverRefusal(
@@ -236,11 +237,13 @@ export function takeoverRefusal(
 ): RegistryError {
   const target = taken[0]?.writeTo.name ?? '';
   const groups = [...new Set(taken.map((t) => t.group.name))].join(', ');
-  const one = taken.length === 1;
+  const hidden = taken
+    .map((t) => `${t.member.name}'s ${words.versions} of it in group ${t.group.name}`)
+    .join(' and ');
   return new RegistryError(
     'CONFLICT',
-    `refusing to ${words.doing} ${words.what}, new in ${target}: ${takenText(taken)} and ${one ? 'would stop serving its' : 'they would stop serving their'} upstream ${words.versions} ([${words.section}] shadow_names allows it). ` +
-      `From then on group ${groups} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), until ${words.undo}. ` +
+    `refusing to ${words.doing} ${words.what}: it would hide ${hidden} ([${words.section}] shadow_names allows it). ` +
+      `It is new in ${target}: from then on group ${groups} would serve only ${target}'s ${words.versions} of it (protect_hosted_names), until ${words.undo}. ` +
       `To take the name over on purpose, an operator adds it to [${words.section}] shadow_names in NORA's configuration (NORA_${words.section.toUpperCase()}_SHADOW_NAMES; e.g. shadow_names = ["${words.name}"] or a glob such as "${words.glob}"); to keep the proxied one, ${words.doing} under another name (${words.docs}).`,
     options,
   );

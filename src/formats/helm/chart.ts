@@ -113,6 +113,14 @@ export function chartFilename(name: string, version: string): string {
 }
 
 /**
+ * The other spelling of the same SemVer version: `v1.2.3` ↔ `1.2.3` (Helm reads both as one
+ * version; a hosted repository stores only one of them: store.ts `put`).
+ */
+export function versionTwin(version: string): string {
+  return version.startsWith('v') ? version.slice(1) : `v${version}`;
+}
+
+/**
  * Splits `<name>-<version>.tgz` (or `.tgz.prov` when `prov`): the first `-` after which a valid
  * SemVer 2 version follows (`my-chart-1.0.0-rc.1.tgz` → `my-chart` + `1.0.0-rc.1`). Undefined
  * when the file name is not a chart file name.

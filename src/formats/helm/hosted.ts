@@ -159,6 +159,11 @@ export class HelmHosted implements HelmSource {
     return this.#deps.store.chart(repo.name, name, version);
   }
 
+  /** The stored row of `name` `version` in either spelling (`1.2.3`, `v1.2.3`): store.ts. */
+  sameVersion(repo: Repository, name: string, version: string): Promise<StoredChart | undefined> {
+    return this.#deps.store.sameVersion(repo.name, name, version);
+  }
+
   versions(repo: Repository, name: string): Promise<StoredChart[]> {
     return this.#deps.store.versions(repo.name, name);
   }
@@ -231,7 +236,8 @@ export class HelmHosted implements HelmSource {
 
   /**
    * Records a staged chart (and its provenance file) as `name`-`version`; 409 when the version
-   * exists and `overwrite` is false. Returns true when the version is new.
+   * (in either spelling: `1.2.3`, `v1.2.3`) exists and `overwrite` is false. Returns true when
+   * the version is new.
    */
   async commit(
     repo: Repository,
@@ -248,9 +254,9 @@ export class HelmHosted implements HelmSource {
       urls: [`charts/${filename}`],
     };
     const fragment = entryFragment(entry);
-    let created: boolean;
+    let put: { created: boolean; replaced: string | undefined };
     try {
-      created = await this.#deps.store.put(
+      put = await this.#deps.store.put(
         {
           repo: repo.name,
           name,
@@ -269,9 +275,14 @@ export class HelmHosted implements HelmSource {
       this.#names.delete(repo.name);
       throw err;
     }
-    this.#changed(repo.name, { put: { name, version, fragment } });
+    if (put.replaced !== undefined && put.replaced !== version) {
+      // The other spelling's row went: the snapshot is rebuilt from the rows.
+      this.#changed(repo.name);
+    } else {
+      this.#changed(repo.name, { put: { name, version, fragment } });
+    }
     this.#names.get(repo.name)?.add(name);
-    return created;
+    return put.created;
   }
 
   /** Attaches a staged provenance file to its version; NOT_FOUND when the chart is absent. */

@@ -12,7 +12,7 @@ import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { HelmGroup } from './group.ts';
 import { HelmHosted } from './hosted.ts';
 import { UpstreamIndexParser } from './index-parser.ts';
-import { helmMigrations, type HelmTables } from './migrations.ts';
+import { helmMigrations, helmProxyBackfillMigration, type HelmTables } from './migrations.ts';
 import { HelmProxy } from './proxy.ts';
 import { registerHelmRoutes } from './routes.ts';
 import { HelmService } from './service.ts';
@@ -50,6 +50,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       ...helmMigrations,
       '0934_helm_ui_cache': cacheIndexMigration(HELM_CACHE),
       '0944_helm_ui_cache_upkeep': cacheIndexUpkeepMigration(HELM_CACHE),
+      '0945_helm_proxy_backfill_pending': helmProxyBackfillMigration,
     },
     blobReferences: [
       { table: 'helm_charts', column: 'digest' },
@@ -112,11 +113,10 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
         log: context.log,
         curation: context.curation,
       });
-      // Chart files cached before migration 0926 recorded no chart: recorded once now, from the
-      // cached index copies (bounded, never asking an upstream), so the web UI lists them.
-      const backfill = Promise.all(
-        context.repositories.byFormat('helm').map((repo) => proxySource.backfillCharts(repo)),
-      ).then(
+      // Chart files cached before migration 0926 recorded no chart: recorded once (the proxies
+      // migration 0945 marked), from the cached index copies (bounded, never asking an
+      // upstream), so the web UI lists them.
+      const backfill = proxySource.backfillPending(context.repositories.byFormat('helm')).then(
         () => undefined,
         (err: unknown) => {
           context.log.warn({ err }, 'helm: recording the charts of cached files failed');

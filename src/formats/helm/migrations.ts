@@ -52,10 +52,23 @@ export type HelmProxyChartsTable = {
   version: string;
 };
 
+/**
+ * The Helm proxies whose chart files cached before `0926` still need their chart recorded
+ * (`0945`, proxy.ts `backfillCharts`): seeded once by the migration with each repository that
+ * then had a `chart@` cache row without a `helm_proxy_charts` row, deleted when its backfill is
+ * done. `after_key`: the last cache key a bounded run covered (the next start resumes after it).
+ * A start reads this table only: no scan of the cache rows once it is empty.
+ */
+export type HelmProxyBackfillTable = {
+  repository: string;
+  after_key: string;
+};
+
 export type HelmTables = {
   helm_charts: HelmChartsTable;
   helm_names: HelmNamesTable;
   helm_proxy_charts: HelmProxyChartsTable;
+  helm_proxy_backfill: HelmProxyBackfillTable;
 };
 
 export const helmMigrations: Record<string, Migration> = {
@@ -109,5 +122,26 @@ export const helmMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('helm_proxy_charts_pk', ['repository', 'key'])
         .execute();
     },
+  },
+};
+
+/**
+ * `0945_helm_proxy_backfill_pending` (registered in index.ts after the UI cache migrations it
+ * must sort after): the `helm_proxy_backfill` marks (HelmProxyBackfillTable).
+ */
+export const helmProxyBackfillMigration: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('helm_proxy_backfill')
+      .addColumn('repository', 'text', (c) => c.notNull().primaryKey())
+      .addColumn('after_key', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    // The proxies with files cached before 0926: the only ones a start ever backfills (files
+    // cached since have their chart recorded when fetched).
+    await sql`INSERT INTO helm_proxy_backfill (repository, after_key)
+      SELECT DISTINCT p.repository, '' FROM proxy_entries AS p
+      WHERE substr(p.key, 1, 6) = 'chart@'
+        AND NOT EXISTS (SELECT 1 FROM helm_proxy_charts AS c
+          WHERE c.repository = p.repository AND c.key = p.key)`.execute(db);
   },
 };

@@ -716,25 +716,46 @@ export class HelmProxy implements HelmSource {
   }
 
   /**
+   * Runs the backfill (`backfillCharts`) of each of `repos` that migration 0945 marked pending
+   * (`helm_proxy_backfill`): the proxies that had chart files cached before migration 0926. A
+   * start after the backfill is done reads that one (empty) table and nothing else. Returns how
+   * many rows it recorded.
+   */
+  async backfillPending(repos: readonly Repository[]): Promise<number> {
+    const db = this.#deps.db.$extendTables<HelmTables>();
+    const pending = await db.selectFrom('helm_proxy_backfill').selectAll().execute();
+    let recorded = 0;
+    for (const row of pending) {
+      const repo = repos.find((r) => r.name === row.repository);
+      // A repository no longer configured (or no longer a Helm proxy) keeps its mark.
+      if (repo === undefined || repo.kind !== 'proxy' || repo.upstreams.length === 0) continue;
+      recorded += await this.backfillCharts(repo, row.after_key);
+    }
+    return recorded;
+  }
+
+  /**
    * Records the chart of every cached chart file of `repo` that has no `helm_proxy_charts` row
    * (cached before migration 0926, which added the table: the web UI did not list them until
    * they were fetched again), from the index copies the proxy has cached (never asking an
    * upstream): the entry whose file and upstream make the row's key. Bounded: the first
-   * BACKFILL_MAX rows, each cached index parsed once. Returns how many rows it recorded; a
-   * file no cached index names stays unlisted until it is fetched again.
+   * BACKFILL_MAX rows after `afterKey` in key order, each cached index parsed once; then the
+   * repository's `helm_proxy_backfill` mark is deleted (done) or, when the bound was reached,
+   * moved to the last key covered (the next start resumes there). Returns how many rows it
+   * recorded; a file no cached index names stays unlisted until it is fetched again.
    */
-  async backfillCharts(repo: Repository): Promise<number> {
+  async backfillCharts(repo: Repository, afterKey = ''): Promise<number> {
     if (repo.kind !== 'proxy' || repo.upstreams.length === 0) return 0;
     const db = this.#deps.db.$extendTables<HelmTables>();
     const missing = await sql<{ key: string }>`SELECT p.key AS key FROM proxy_entries AS p
-      WHERE p.repository = ${repo.name} AND substr(p.key, 1, 6) = 'chart@'
+      WHERE p.repository = ${repo.name} AND substr(p.key, 1, 6) = 'chart@' AND p.key > ${afterKey}
         AND NOT EXISTS (SELECT 1 FROM helm_proxy_charts AS c
           WHERE c.repository = p.repository AND c.key = p.key)
+      ORDER BY p.key
       LIMIT ${BACKFILL_MAX}`.execute(db);
-    if (missing.rows.length === 0) return 0;
     const wanted = new Set(missing.rows.map((r) => r.key));
     let recorded = 0;
-    for (let i = 0; i < repo.upstreams.length; i++) {
+    for (let i = 0; i < repo.upstreams.length && wanted.size > 0; i++) {
       const url = repo.upstreams[i]?.url ?? '';
       const entry = await this.#deps.proxy.lookup(repo.name, `index#${i}@${upstreamId(url)}`);
       if (entry === undefined) continue;
@@ -750,6 +771,16 @@ export class HelmProxy implements HelmSource {
           recorded++;
         }
       }
+    }
+    const last = missing.rows.at(-1)?.key;
+    if (missing.rows.length < BACKFILL_MAX || last === undefined) {
+      await db.deleteFrom('helm_proxy_backfill').where('repository', '=', repo.name).execute();
+    } else {
+      await db
+        .updateTable('helm_proxy_backfill')
+        .set({ after_key: last })
+        .where('repository', '=', repo.name)
+        .execute();
     }
     return recorded;
   }

@@ -31,7 +31,7 @@ import {
 import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
 import { renderIndex, type RenderedIndex } from './index-render.ts';
 import type { HelmSource, IndexSnapshot, OpenedChartFile } from './model.ts';
-import { forceHint, type StoredChart } from './store.ts';
+import { forceHint, sameVersionAs, type StoredChart } from './store.ts';
 
 const MB = 1024 * 1024;
 /** Filtered index.yaml renderings kept (each keyed by snapshot and hidden names). */
@@ -374,7 +374,11 @@ export class HelmService {
         '?force is disabled on this server (allow_overwrite = false)',
       );
     }
-    const existing = await this.#deps.hosted.chart(target, name, version);
+    // A chart: its version in either spelling (`1.2.3` and `v1.2.3` are one SemVer version,
+    // stored once); a provenance file alone attaches to the exact version.
+    const existing = chart
+      ? await this.#deps.hosted.sameVersion(target, name, version)
+      : await this.#deps.hosted.chart(target, name, version);
     if (existing && chart) {
       if (!force) {
         // Say what this server allows: "immutable" beside "?force replaces it" read as a
@@ -383,7 +387,7 @@ export class HelmService {
           ? forceHint(name, chartFilename(name, version), 'charts')
           : 'versions are immutable on this server ([helm] allow_overwrite = false)';
         throw repairedConflict(
-          `${chartFilename(name, version)} already exists: ${how}`,
+          `${sameVersionAs(name, version, existing.version)} already exists: ${how}`,
           existing,
           staged,
           restored,

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { RegistryError } from '../../core/errors.ts';
 import type { HelmChartsTable, HelmTables } from './migrations.ts';
+import { versionTwin } from './chart.ts';
 
 export type StoredChart = HelmChartsTable;
 export type NewChart = Omit<HelmChartsTable, 'created_at' | 'updated_at'>;
@@ -25,6 +26,21 @@ export class HelmStore {
       .where('name', '=', name)
       .where('version', '=', version)
       .executeTakeFirst();
+  }
+
+  /**
+   * The stored row of `name` `version` or of its other spelling (`v1.2.3` for `1.2.3` and back:
+   * the same SemVer version, chart.ts `versionTwin`); the exact spelling first.
+   */
+  async sameVersion(repo: string, name: string, version: string): Promise<StoredChart | undefined> {
+    const rows = await this.#db
+      .selectFrom('helm_charts')
+      .selectAll()
+      .where('repo', '=', repo)
+      .where('name', '=', name)
+      .where('version', 'in', [version, versionTwin(version)])
+      .execute();
+    return rows.find((r) => r.version === version) ?? rows[0];
   }
 
   /** Every version of `name` (unordered). */
@@ -79,29 +95,39 @@ export class HelmStore {
   }
 
   /**
-   * Records a chart version; with `overwrite` false an existing row is a 409 (checked inside the
-   * transaction). A replaced row keeps its `created_at`. Returns true when the row is new.
+   * Records a chart version; with `overwrite` false an existing row of the same SemVer version
+   * (`1.2.3` or `v1.2.3`: one version to Helm) is a 409 (checked inside the transaction). A
+   * replaced row keeps its `created_at`; one of the other spelling is deleted (the index then
+   * lists the version once, as uploaded last). Returns whether the row is new and the version a
+   * replaced row had.
    */
-  async put(row: NewChart, overwrite: boolean): Promise<boolean> {
+  async put(
+    row: NewChart,
+    overwrite: boolean,
+  ): Promise<{ created: boolean; replaced: string | undefined }> {
     return this.#db.transaction().execute(async (trx) => {
       const now = Date.now();
-      const existing = await trx
+      const found = await trx
         .selectFrom('helm_charts')
-        .select('created_at')
+        .select(['version', 'created_at'])
         .where('repo', '=', row.repo)
         .where('name', '=', row.name)
-        .where('version', '=', row.version)
-        .executeTakeFirst();
-      if (existing && !overwrite) throw versionConflict(row.name, row.version);
+        .where('version', 'in', [row.version, versionTwin(row.version)])
+        .execute();
+      const existing = found.find((r) => r.version === row.version) ?? found[0];
+      if (existing && !overwrite) throw versionConflict(row.name, row.version, existing.version);
       if (existing) {
         await trx
-          .updateTable('helm_charts')
-          .set({ ...row, updated_at: now })
+          .deleteFrom('helm_charts')
           .where('repo', '=', row.repo)
           .where('name', '=', row.name)
-          .where('version', '=', row.version)
+          .where('version', 'in', [row.version, versionTwin(row.version)])
           .execute();
-        return false;
+        await trx
+          .insertInto('helm_charts')
+          .values({ ...row, created_at: existing.created_at, updated_at: now })
+          .execute();
+        return { created: false, replaced: existing.version };
       }
       await trx
         .insertInto('helm_charts')
@@ -112,7 +138,7 @@ export class HelmStore {
         .values({ repo: row.repo, name: row.name, first_published_at: now })
         .onConflict((c) => c.columns(['repo', 'name']).doNothing())
         .execute();
-      return true;
+      return { created: true, replaced: undefined };
     });
   }
 
@@ -176,9 +202,19 @@ export function forceHint(name: string, file: string, endpoint: 'charts' | 'prov
   return `to replace it, upload it again with ?force=true (POST <repository>/api/${endpoint}?force=true, or PUT <repository>/${file}?force=true), which needs the delete permission on ${name} (the write role includes it; with [[auth.rules]], a rule granting "delete")`;
 }
 
-export function versionConflict(name: string, version: string): RegistryError {
+export function versionConflict(name: string, version: string, stored = version): RegistryError {
   return new RegistryError(
     'CONFLICT',
-    `${name}-${version}.tgz already exists (replaced only by an upload with ?force, where [helm] allow_overwrite is on)`,
+    `${sameVersionAs(name, version, stored)} already exists (replaced only by an upload with ?force, where [helm] allow_overwrite is on)`,
   );
+}
+
+/**
+ * What a 409 names: `<name>-<version>.tgz`, or, when the stored row spells the version the
+ * other way (`1.2.3` for an upload of `v1.2.3`), that it is the same SemVer version as it.
+ */
+export function sameVersionAs(name: string, version: string, stored: string): string {
+  return stored === version
+    ? `${name}-${version}.tgz`
+    : `${name}-${version}.tgz is the same SemVer version as ${name}-${stored}.tgz, which`;
 }

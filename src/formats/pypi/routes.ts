@@ -45,6 +45,7 @@ import {
   asciiReason,
   dropRepresentationHeaders,
   explainedReason,
+  MAX_REASON_PHRASE,
 } from '../../http/format-errors.ts';
 
 const MB = 1024 * 1024;
@@ -550,7 +551,16 @@ function oneLine(message: string): string {
   return message.replace(/[\r\n]+/g, ' ').trim();
 }
 
-/** A message usable as an HTTP reason phrase (http/format-errors.ts asciiReason). */
+/**
+ * A message usable as an HTTP reason phrase (http/format-errors.ts asciiReason). A message too
+ * long for one whose first sentence fits gives that sentence (twine prints the reason phrase
+ * only: a whole sentence reads better than one cut after the next sentence's first words).
+ */
 function reasonPhrase(message: string): string {
+  const text = asciiReason(message, Number.MAX_SAFE_INTEGER);
+  if (text.length > MAX_REASON_PHRASE) {
+    const end = text.indexOf('. ');
+    if (end > 0 && end < MAX_REASON_PHRASE) return text.slice(0, end + 1);
+  }
   return asciiReason(message) || 'Error';
 }

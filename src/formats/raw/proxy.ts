@@ -77,6 +77,11 @@ export class RawProxy implements RawSource {
   /** In-flight fetches by repository and path, kept until their fill has committed. */
   readonly #flights = new Map<string, Flight>();
   readonly #misses = new NegativeCache();
+  /**
+   * Paths an upstream answered with a folder redirect (`sub` → `sub/`), remembered for the
+   * proxy's TTL as a cached file would be: NORA's own redirect is answered without asking again.
+   */
+  readonly #folders = new NegativeCache();
 
   constructor(deps: RawProxyDeps) {
     this.#deps = deps;
@@ -173,6 +178,10 @@ export class RawProxy implements RawSource {
     // The upstream list asked now: a miss is remembered for it (a reload may replace it meanwhile).
     const upstreams = repo.upstreams;
     if (cached === undefined && this.#misses.has(missKey, upstreams)) return undefined;
+    if (cached === undefined && this.#folders.has(missKey, upstreams)) {
+      metrics.record(repo.name, 'hit');
+      return FOLDER;
+    }
     const flight: Flight = { fetched: this.#fetch(repo, path, cached), startedAt: Date.now() };
     this.#flights.set(flightKey, flight);
     const forget = (): void => {
@@ -180,12 +189,16 @@ export class RawProxy implements RawSource {
     };
     flight.fetched.then((fetched) => {
       if (fetched.kind === 'absent') this.#misses.add(missKey, settings.negativeTtl, upstreams);
+      if (fetched.kind === 'folder') this.#folders.add(missKey, settings.ttl, upstreams);
       if (fetched.kind !== 'file' || !fetched.filling) forget();
     }, forget);
     const fetched = await this.#withinDeadline(repo, path, flight, cached);
     if (fetched === 'late' && cached !== undefined) return this.#stale(repo, cached);
     if (fetched === 'late') return undefined;
-    if (fetched.kind === 'file') this.#misses.delete(missKey);
+    if (fetched.kind === 'file') {
+      this.#misses.delete(missKey);
+      this.#folders.delete(missKey);
+    }
     return filledFile(fetched);
   }
 

@@ -17,7 +17,7 @@ import { NpmHttp } from '../../integration/npm/client.ts';
 import { homeEnv, writeUserNpmrc } from './clients.ts';
 
 const REFUSAL =
-  /refusing to publish package up-take, new in npm-hosted: group npm serves it from its proxy member npm-proxy.*\[npm\] shadow_names/;
+  /refusing to publish package up-take: it would hide npm-proxy's versions of it in group npm \(\[npm\] shadow_names allows it\)/;
 
 /** A private HOME whose npm talks to `server`'s `/npm/` with an (anonymous) token. */
 async function npmFor(serverUrl: string, dir: string) {

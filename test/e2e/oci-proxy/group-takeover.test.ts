@@ -53,7 +53,7 @@ describe(
         assert.notEqual(refused.code, 0, text);
         assert.match(
           text,
-          /refusing to push image lib\/multi, new in docker-hosted: group docker serves it from its proxy member docker-proxy/,
+          /refusing to push image lib\/multi: it would hide docker-proxy's tags of it in group docker/,
           text,
         );
         assert.match(text, /\[docker\] shadow_names/, text);

@@ -61,10 +61,10 @@ describe('real twine: an upload through the group onto a proxied project', () =>
       const text = output(refused);
       assert.notEqual(refused.code, 0, text);
       assert.match(text, /409/, text);
-      // twine prints the reason phrase (cut at 200 characters), wrapped over lines.
+      // twine prints the reason phrase (the message's first sentence), wrapped over lines.
       assert.match(
         text.replace(/\s+/g, ' '),
-        /refusing to upload project up-take, new in pypi-hosted: group pypi serves it from its proxy member pypi-proxy and would stop serving its upstream releases \(\[pypi\] shadow_names allows it\)/,
+        /refusing to upload project up-take: it would hide pypi-proxy's releases of it in group pypi \(\[pypi\] shadow_names allows it\)\./,
         text,
       );
       assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames, 'nothing taken over');

@@ -4,6 +4,9 @@
  * version"). Uploaded by ChartMuseum POST and plain PUT, listed in index.yaml by SemVer
  * precedence as Helm orders them (the `v` ignored), downloadable by its file name. `1.2` and a
  * leading zero stay refused (a chart file name would then have two readings: chart.ts).
+ * `1.2.3` and `v1.2.3` of one chart are the same SemVer version: the second is a 409 in
+ * ChartMuseum's shape unless `?force`, which replaces the first (stop 51 stored both, and
+ * index.yaml listed the version twice; twenty-eighth session, devL 2).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -56,6 +59,52 @@ describe('Helm: a chart version with a leading v', () => {
       });
       assert.equal(r.status, 400, version);
       assert.match(await r.text(), /optionally with a leading v/, version);
+    }
+  });
+
+  test('1.2.3 and v1.2.3 are one version: 409 unless ?force, listed once', async () => {
+    const upload = (name: string, version: string, how: 'post' | 'put', force = false) =>
+      buildChart({ name, version }).then((body) =>
+        how === 'post'
+          ? fetch(`${server.url}/helm/api/charts${force ? '?force=true' : ''}`, {
+              method: 'POST',
+              body,
+            })
+          : fetch(`${server.url}/helm/${name}-${version}.tgz${force ? '?force=true' : ''}`, {
+              method: 'PUT',
+              body,
+            }),
+      );
+    const versions = async (name: string): Promise<string[] | undefined> =>
+      (parse(await (await fetch(`${server.url}/helm/index.yaml`)).text()) as IndexFile).entries[
+        name
+      ]?.map((e) => e.version);
+    for (const [name, first, second] of [
+      ['dup-plain', '1.2.3', 'v1.2.3'],
+      ['dup-v', 'v2.0.0', '2.0.0'],
+    ] as const) {
+      const stored = await upload(name, first, 'post');
+      assert.equal(stored.status, 201, await stored.text());
+      for (const how of ['post', 'put'] as const) {
+        const again = await upload(name, second, how);
+        assert.equal(again.status, 409, `${name} ${second} by ${how}`);
+        const body = (await again.json()) as { error: string };
+        assert.equal(
+          body.error.startsWith(
+            `${name}-${second}.tgz is the same SemVer version as ${name}-${first}.tgz, which already exists`,
+          ),
+          true,
+          body.error,
+        );
+      }
+      assert.deepEqual(await versions(name), [first]);
+      assert.equal((await fetch(`${server.url}/helm/${name}-${second}.tgz`)).status, 404);
+      // ?force replaces it: the index lists the version once, as uploaded last.
+      const forced = await upload(name, second, 'post', true);
+      assert.equal(forced.status, 200, await forced.text());
+      assert.deepEqual(await versions(name), [second]);
+      assert.equal((await fetch(`${server.url}/helm/${name}-${second}.tgz`)).status, 200);
+      assert.equal((await fetch(`${server.url}/helm/${name}-${first}.tgz`)).status, 404);
     }
   });
 });

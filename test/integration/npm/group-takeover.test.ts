@@ -28,7 +28,7 @@ test('npm: first publish of a proxied name to the hosted member directly is 409 
   const { error } = direct.json<{ error: string }>();
   assert.match(
     error,
-    /^refusing to publish package up-a, new in npm-hosted: group npm serves it from its proxy member npm-proxy and would stop serving its upstream versions \(\[npm\] shadow_names allows it\)\. /,
+    /^refusing to publish package up-a: it would hide npm-proxy's versions of it in group npm \(\[npm\] shadow_names allows it\)\. It is new in npm-hosted: /,
   );
   assert.match(error, /NORA_NPM_SHADOW_NAMES/);
   assert.doesNotMatch(error, /127\.0\.0\.1/, 'no upstream host in the answer');

@@ -4,12 +4,16 @@
  * to `sub/` (browsers and curl; a JSON client gets the folder's 404, a proxy having no listing)
  * and never caches the origin's listing page as a FILE `sub`, so `sub` is not both a file and a
  * folder. A `sub` cached as a file earlier is forgotten once the origin calls it a folder. The
- * fixture origin answers as http.server does and listens on 127.0.0.1.
+ * fixture origin answers as http.server does and listens on 127.0.0.1. The origin's folder
+ * redirect is remembered for the proxy's TTL, as a file would be cached: `sub` again is answered
+ * without asking the origin (twenty-eighth session, devL 4).
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type RawOriginRig, startRawOriginRig } from '../../helpers/raw-origin.ts';
-import type { TestServer } from '../../helpers/server.ts';
+import { startTestServer, type TestServer } from '../../helpers/server.ts';
 
 describe('raw proxy: an origin folder redirect', () => {
   /** Paths the origin serves as a file rather than as a folder (the second case's first half). */
@@ -90,5 +94,57 @@ describe('raw proxy: an origin folder redirect', () => {
     // Its listing page was not cached under `later` either: asked again, still the folder.
     const again = await get('/repository/dl/later');
     assert.equal(again.status, 301, again.body);
+  });
+});
+
+describe('raw proxy: an origin folder redirect is remembered for the TTL', () => {
+  test('sub asked again within the TTL is not sent upstream', async () => {
+    const asked: string[] = [];
+    const origin = http.createServer((req, res) => {
+      asked.push(req.url ?? '');
+      if (req.url === '/dist/sub') {
+        res.writeHead(301, { location: '/dist/sub/', 'content-length': '0' }).end();
+      } else if (req.url === '/dist/sub/') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>\n');
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    try {
+      const upstream = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/dist`;
+      await using server = await startTestServer({
+        config: {
+          circuit_breaker: { enabled: false },
+          repositories: [
+            {
+              name: 'dl',
+              format: 'raw',
+              kind: 'proxy',
+              metadata_ttl: 300,
+              upstreams: [{ url: upstream }],
+            },
+          ],
+        },
+      });
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${server.url}/repository/dl/sub`, { redirect: 'manual' });
+        assert.equal(res.status, 301, await res.text());
+        assert.equal(res.headers.get('location'), '/repository/dl/sub/');
+      }
+      const head = await fetch(`${server.url}/repository/dl/sub`, {
+        method: 'HEAD',
+        redirect: 'manual',
+      });
+      assert.equal(head.status, 301);
+      assert.deepEqual(
+        asked.filter((u) => u === '/dist/sub'),
+        ['/dist/sub'],
+        'the origin asked once for sub',
+      );
+    } finally {
+      origin.closeAllConnections();
+      await new Promise((resolve) => origin.close(resolve));
+    }
   });
 });
