@@ -3,7 +3,7 @@
  * the released names, and db/migrate.ts refuses a new name that sorts before one already run
  * ("database migrations out of order"), so a new migration named before the newest released one
  * would stop every upgraded server at start. RELEASED is the set of the last landed build
- * (3312ee8, 2026-12-06); extend it with each landing's new names.
+ * (cc5a4e4, 2026-12-06); extend it with each landing's new names.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -46,6 +46,11 @@ const RELEASED = [
   '0932_pypi_ui_cache',
   '0933_maven_ui_cache',
   '0934_helm_ui_cache',
+  '0940_cargo_ui_cache_upkeep',
+  '0941_go_ui_cache_upkeep',
+  '0942_pypi_ui_cache_upkeep',
+  '0943_maven_ui_cache_upkeep',
+  '0944_helm_ui_cache_upkeep',
 ];
 
 test('every migration of this build sorts after the newest released one (upgrades stay in order)', () => {
