@@ -712,8 +712,14 @@ export class MavenProxy implements MavenSource {
     const key = `${repo.name}\n${path}`;
     this.#noStream.delete(key);
     this.#filling.set(key, file);
-    if (result.body !== undefined && path.endsWith('.pom'))
-      this.#prefetchJar(repo, path, result.body);
+    // After the POM's answer: mvn reads POMs one at a time, so the prefetch's packaging parse,
+    // its jar's row lookup and its two upstream requests are kept off the POM's critical path
+    // (the answer's continuations and its write run first; bench/maven/trace.ts, perfK 12-06).
+    const pom = result.body;
+    if (pom !== undefined && path.endsWith('.pom'))
+      setImmediate(() => {
+        this.#prefetchJar(repo, path, pom);
+      });
     const recording = this.#record(row, fill).finally(() => {
       if (this.#filling.get(key) === file) this.#filling.delete(key);
       this.#recording.delete(recording);
