@@ -6,8 +6,9 @@
  * One fresh NORA proxying nginx serving a Central-like tree (each file with its `.sha1`/`.md5`, as
  * bench/maven/run.ts resolve), the same `mvn -C package` cold then warm, NORA at log level info:
  * its access lines give each request's time to answer. Printed per build: wall time, NORA CPU,
- * requests, the sum of NORA's answer times by kind (file / checksum / metadata / 404), the
- * slowest requests, and the offsets (s from the build's start) where the CPU profile's window is.
+ * requests, the sum, mean, median and p90 of NORA's answer times by kind (POM / other file /
+ * checksum / metadata / 404), the slowest requests, and the offsets (s from the build's start)
+ * where the CPU profile's window is.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -62,8 +63,14 @@ function accessLines(output: string): Line[] {
   return lines;
 }
 
+/** The `q` quantile of `values` (nearest rank). */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
 function summary(lines: readonly Line[]): string {
-  const kinds = new Map<string, { n: number; ms: number }>();
+  const kinds = new Map<string, { n: number; ms: number; all: number[] }>();
   for (const l of lines) {
     const kind =
       l.status === 404
@@ -75,16 +82,17 @@ function summary(lines: readonly Line[]): string {
             : l.url.endsWith('.pom')
               ? 'pom'
               : 'other file';
-    const k = kinds.get(kind) ?? { n: 0, ms: 0 };
+    const k = kinds.get(kind) ?? { n: 0, ms: 0, all: [] };
     k.n += 1;
     k.ms += l.ms;
+    k.all.push(l.ms);
     kinds.set(kind, k);
   }
   const slow = [...lines].sort((a, b) => b.ms - a.ms).slice(0, 8);
   return [
     ...[...kinds].map(
       ([k, v]) =>
-        `    ${k}: ${v.n} requests, ${v.ms.toFixed(0)} ms in all, ${(v.ms / v.n).toFixed(2)} ms mean`,
+        `    ${k}: ${v.n} requests, ${v.ms.toFixed(0)} ms in all, ${(v.ms / v.n).toFixed(2)} ms mean, ${quantile(v.all, 0.5).toFixed(2)} median, ${quantile(v.all, 0.9).toFixed(2)} p90`,
     ),
     ...slow.map((l) => `    slow: ${l.ms.toFixed(1)} ms ${l.status} ${l.url}`),
   ].join('\n');

@@ -712,8 +712,14 @@ export class MavenProxy implements MavenSource {
     const key = `${repo.name}\n${path}`;
     this.#noStream.delete(key);
     this.#filling.set(key, file);
-    if (result.body !== undefined && path.endsWith('.pom'))
-      this.#prefetchJar(repo, path, result.body);
+    // After the POM's answer: mvn reads POMs one at a time, so the prefetch's packaging parse,
+    // its jar's row lookup and its two upstream requests are kept off the POM's critical path
+    // (the answer's continuations and its write run first; bench/maven/trace.ts, perfK 12-06).
+    const pom = result.body;
+    if (pom !== undefined && path.endsWith('.pom'))
+      setImmediate(() => {
+        this.#prefetchJar(repo, path, pom);
+      });
     const recording = this.#record(row, fill).finally(() => {
       if (this.#filling.get(key) === file) this.#filling.delete(key);
       this.#recording.delete(recording);
@@ -724,8 +730,8 @@ export class MavenProxy implements MavenSource {
 
   /**
    * Prefetch ([maven] prefetch): once a POM whose packaging makes a jar (`jar` or none, `bundle`,
-   * `maven-plugin`, `ejb`) was fetched from an upstream, its jar is fetched too, in the
-   * background, through the same verified path as a client's request (checksum checked before
+   * `maven-plugin`, `ejb`) was fetched from an upstream and answered (#verifiedFile calls this in
+   * the event loop's next turn), its jar is fetched too, in the background, through the same verified path as a client's request (checksum checked before
    * commit, one fetch per path, misses remembered). Maven reads the POMs of a plugin's whole
    * dependency tree, one request at a time, before it downloads their jars: those then come from
    * the cache, or join the fetch already running. The cost is upstream traffic for a jar nobody

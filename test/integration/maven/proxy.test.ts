@@ -262,6 +262,43 @@ describe('maven proxy and group', () => {
     assert.equal(upstream.hitsFor(`GET /${off.replace(/\.pom$/, '.jar')}`), 0);
   });
 
+  test("a cold POM's answer is handed over before its jar's prefetch asks the upstream (perfK)", async () => {
+    // mvn reads POMs one at a time: the prefetch (and its packaging parse, its jar's row lookup,
+    // its two upstream requests) must not run on the POM's critical path, before its answer.
+    const proxyRepo = repo({ name: 'p-prefetch-after', upstreams: [{ url: upstream.url() }] });
+    const pom = 'org/example/after/1.0/after-1.0.pom';
+    const jar = 'org/example/after/1.0/after-1.0.jar';
+    const pomBody = Buffer.from('<project><packaging>jar</packaging></project>');
+    await upstream.put(pom, pomBody);
+    await upstream.put(jar, 'the jar');
+    const client = engine.client;
+    const request = client.request.bind(client);
+    let answered = false;
+    const asked: { path: string; answered: boolean }[] = [];
+    client.request = (target, options) => {
+      asked.push({ path: options.path, answered });
+      return request(target, options);
+    };
+    try {
+      const file = await proxy.openFile(proxyRepo, pom);
+      answered = true;
+      assert.ok(file?.body?.equals(pomBody));
+      const deadline = Date.now() + 10_000; // bounds a failure only
+      while (upstream.hitsFor(`GET /${jar}`) === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      await proxy.settled();
+    } finally {
+      client.request = request;
+    }
+    const jarAsks = asked.filter((a) => a.path.includes('.jar'));
+    assert.equal(jarAsks.length, 2, 'the jar and its .sha1 were prefetched');
+    assert.deepEqual(
+      jarAsks.map((a) => a.answered),
+      [true, true],
+      'the prefetch asked the upstream only once the POM was answered',
+    );
+  });
+
   test('an upstream whose last file had no .sha1 is asked for the SHA-2 fallbacks at once; they still verify', async () => {
     const proxyRepo = repo({ name: 'p-sha512', upstreams: [{ url: upstream.url() }] });
     const first = 'org/example/late/1.0/late-1.0.jar';
