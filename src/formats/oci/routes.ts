@@ -80,7 +80,7 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
   });
   const { service, mount } = options;
   const tokenPath = `${mount}/token`;
-  const challenge = (request: FastifyRequest): string => {
+  const challenge = (request: FastifyRequest, refused?: string): string => {
     const raw = rawPath(request);
     if (raw === tokenPath) return 'Basic realm="nora"';
     if (!options.token.authEnabled()) return 'Basic realm="nora"';
@@ -88,6 +88,7 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
       options.token.realm(request),
       options.token.service(),
       challengeScope(raw, request.method, options),
+      refused !== undefined && validBearer(request) ? refused : undefined,
     );
   };
   scope.setErrorHandler((err, request, reply) => {
@@ -256,7 +257,7 @@ function renderError(
   err: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
-  challenge: (request: FastifyRequest) => string,
+  challenge: (request: FastifyRequest, refused?: string) => string,
 ): FastifyReply {
   let error: RegistryError = toRegistryError(err);
   if (
@@ -277,7 +278,8 @@ function renderError(
   const code = error.protocolCode ?? OCI_CODES[error.code] ?? 'UNKNOWN';
   const message = isBug ? 'internal server error' : error.message;
   const headers: Record<string, string> = { ...(error.headers ?? {}) };
-  if (error.status === 401) headers['www-authenticate'] = challenge(request);
+  // A 401 here refuses what was asked, not a credential (a bad token fails before: no principal).
+  if (error.status === 401) headers['www-authenticate'] = challenge(request, message);
   const body = envelope(code, message, isBug ? undefined : error.detail);
   dropRepresentationHeaders(reply);
   // A refused upload body is closed after the answer by the shared hook (http/refusal.ts).
@@ -288,6 +290,20 @@ function renderError(
       .type('application/json')
       // Node sends no body for HEAD; the content-length stays the one GET gets.
       .send(Buffer.from(body))
+  );
+}
+
+/**
+ * Whether the request was authenticated by a Bearer credential: a registry token verified into a
+ * principal (an anonymous one included). A token that failed verification leaves the principal
+ * unset (http/hooks.ts), so its 401 is not "insufficient scope" but a credential to replace.
+ */
+function validBearer(request: FastifyRequest): boolean {
+  const authorization = request.headers.authorization;
+  return (
+    (request.principal as FastifyRequest['principal'] | null) !== null &&
+    typeof authorization === 'string' &&
+    /^bearer\s/i.test(authorization)
   );
 }
 

@@ -413,11 +413,38 @@ export function challengeActions(method: string): string {
 /**
  * The `WWW-Authenticate` value of a 401 when auth is on: a Bearer challenge naming our token
  * endpoint, the service, and the scope the refused request needed (omitted when none).
+ * `insufficientScope`, the refusal's message: the request carried a valid registry token that
+ * does not grant that scope (an anonymous one asking to push): `error="insufficient_scope"` and
+ * the message as `error_description` follow the scope (RFC 6750 §3, distribution's token access
+ * controller; no scope, no such error). Clients built on distribution's client read the error
+ * from the challenge alone and print the description (`denied: <message>`), not the body.
  */
-export function bearerChallenge(realm: string, service: string, scope: string | undefined): string {
+export function bearerChallenge(
+  realm: string,
+  service: string,
+  scope: string | undefined,
+  insufficientScope?: string,
+): string {
   const parts = [`realm=${quoted(realm)}`, `service=${quoted(service)}`];
-  if (scope !== undefined) parts.push(`scope=${quoted(scope)}`);
+  if (scope === undefined) return `Bearer ${parts.join(',')}`;
+  parts.push(`scope=${quoted(scope)}`);
+  if (insufficientScope !== undefined) {
+    parts.push('error="insufficient_scope"');
+    parts.push(`error_description="${describable(insufficientScope)}"`);
+  }
   return `Bearer ${parts.join(',')}`;
+}
+
+/**
+ * RFC 6750 §3's error_description: printable ASCII without `"` and `\` (%x20-21 / %x23-5B /
+ * %x5D-7E); others become `'`, `/` or `?`. Bounded, as a header value should be.
+ */
+function describable(message: string): string {
+  return message
+    .slice(0, 300)
+    .replace(/"/g, "'")
+    .replace(/\\/g, '/')
+    .replace(/[^\x20-\x7e]/g, '?');
 }
 
 /**

@@ -324,6 +324,35 @@ describe('OCI /v2/token with anonymous_read on (the default)', () => {
     });
     await expectError(tags, 404, 'NAME_UNKNOWN');
   });
+
+  test('a push with a token lacking push scope: 401 whose challenge says insufficient_scope (trial 33 newB)', async () => {
+    const response = await fetch(`${server.url}/v2/token?scope=repository:team/app:pull,push`);
+    const { token } = (await response.json()) as TokenBody;
+    const refused = await fetch(`${server.url}/v2/team/app/blobs/uploads/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = await expectError(refused, 401, 'UNAUTHORIZED');
+    const message = body.errors[0]?.message ?? '';
+    assert.match(message, /authentication required to write team\/app/, message);
+    const challenge = refused.headers.get('www-authenticate') ?? '';
+    assert.match(
+      challenge,
+      /^Bearer realm="[^"]+\/v2\/token",service="nora",scope="repository:team\/app:pull,push",error="insufficient_scope",error_description="authentication required to write team\/app in docker"$/,
+      challenge,
+    );
+    // No token sent: the token is required, not insufficient (distribution's challenge too).
+    const bare = await fetch(`${server.url}/v2/team/app/blobs/uploads/`, { method: 'POST' });
+    await expectError(bare, 401, 'UNAUTHORIZED');
+    assert.doesNotMatch(bare.headers.get('www-authenticate') ?? '', /error=/);
+    // A token that fails verification: a credential to replace, not a scope to widen.
+    const broken = await fetch(`${server.url}/v2/team/app/blobs/uploads/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}x` },
+    });
+    await expectError(broken, 401, 'UNAUTHORIZED');
+    assert.doesNotMatch(broken.headers.get('www-authenticate') ?? '', /insufficient_scope/);
+  });
 });
 
 describe('OCI /v2/token: `*` for a user a rule gives read and write only', () => {

@@ -93,4 +93,17 @@ describe('registry token scopes', () => {
       'Bearer realm="http://h/v2/token",service="nora"',
     );
   });
+
+  it('insufficient_scope with the refusal as an RFC 6750 error_description (trial 33 newB)', () => {
+    assert.equal(
+      bearerChallenge('http://h/v2/token', 'nora', 'repository:a:pull,push', 'may not "x"\\é'),
+      'Bearer realm="http://h/v2/token",service="nora",scope="repository:a:pull,push",' +
+        `error="insufficient_scope",error_description="may not 'x'/?"`,
+    );
+    // No scope (`/v2/` itself): no scope to be insufficient.
+    assert.equal(
+      bearerChallenge('http://h/v2/token', 'nora', undefined, 'refused'),
+      'Bearer realm="http://h/v2/token",service="nora"',
+    );
+  });
 });
