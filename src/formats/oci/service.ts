@@ -501,7 +501,9 @@ export class OciService {
       hostedHolds: holds,
     });
     if (taken.length === 0) return;
-    const words = { what: `image ${target.urlName}`, versions: 'tags' };
+    // The name as the groups (and `shadow_names`) see it: without the URL's repository prefix
+    // (`all-images/up/newb/art` pushed through group all-images is `up/newb/art`; trial 33 newB).
+    const words = { what: `image ${target.name}`, versions: 'tags' };
     if ((this.#deps.shadowNames?.() ?? []).some((glob) => compileGlob(glob).test(target.name))) {
       this.#deps.log?.warn({ image: target.name }, `docker push: ${takeoverWarning(taken, words)}`);
       return;
