@@ -93,6 +93,7 @@ function notAllowed(
 /**
  * The 405 of a DELETE of `<p>/api/charts[/<name>]`: versions are deleted one by one, at
  * `<p>/api/charts/<name>/<version>` (trial 33 newA: "DELETE is not supported here" named none).
+ * A repository that takes no writes (a proxy) deletes nothing: the plain 405 there.
  */
 function deleteNeedsVersion(
   repo: Repository,
@@ -107,7 +108,9 @@ function deleteNeedsVersion(
     deps,
     ['GET', 'HEAD'],
     writes,
-    `DELETE deletes one chart version: DELETE ${prefix}/api/charts/${name ?? '<name>'}/<version> (a chart's versions are deleted one by one)`,
+    deps.takesWrites(repo)
+      ? `DELETE deletes one chart version: DELETE ${prefix}/api/charts/${name ?? '<name>'}/<version> (a chart's versions are deleted one by one)`
+      : undefined,
   );
 }
 

@@ -131,7 +131,20 @@ describe('helm: trial 33 fixes (fixH)', () => {
   });
 
   test('3: DELETE /api/charts/<name> names the URL that deletes a version', async () => {
-    await using server = await startTestServer({});
+    // Nothing listens at the proxy's upstream: no request below needs it.
+    await using server = await startTestServer({
+      config: {
+        circuit_breaker: { enabled: false },
+        repositories: [
+          {
+            name: 'helm-px',
+            format: 'helm',
+            kind: 'proxy',
+            upstreams: [{ url: 'http://127.0.0.1:9/' }],
+          },
+        ],
+      },
+    });
     const base = `${server.url}/helm`;
     assert.equal(
       (await post(base, await buildChart({ name: 'app', version: '1.0.0' }))).status,
@@ -154,6 +167,16 @@ describe('helm: trial 33 fixes (fixH)', () => {
       /DELETE \/repository\/helm-hosted\/api\/charts\/<name>\/<version>/,
     );
     assert.deepEqual(await versions(base, 'app'), ['1.0.0']);
+    // A proxy deletes nothing: the plain 405, naming no DELETE URL.
+    const proxied = await fetch(`${server.url}/repository/helm-px/api/charts/app`, {
+      method: 'DELETE',
+    });
+    assert.equal(proxied.status, 405);
+    assert.equal(proxied.headers.get('allow'), 'GET, HEAD');
+    assert.equal(
+      ((await proxied.json()) as { error: string }).error,
+      'DELETE is not supported here',
+    );
   });
 });
 
