@@ -236,14 +236,16 @@ export class HelmHosted implements HelmSource {
 
   /**
    * Records a staged chart (and its provenance file) as `name`-`version`; 409 when the version
-   * (in either spelling: `1.2.3`, `v1.2.3`) exists and `overwrite` is false. Returns true when
-   * the version is new.
+   * (in either spelling: `1.2.3`, `v1.2.3`) exists and `overwrite` is false, or, with
+   * `immutable` (`[helm] allow_overwrite = false`), when it was deleted with other bytes
+   * (store.ts `put`). Returns true when the version is new.
    */
   async commit(
     repo: Repository,
     chart: StagedChart,
     prov: StagedProv | undefined,
     overwrite: boolean,
+    immutable = false,
   ): Promise<boolean> {
     const { name, version } = chart.metadata;
     const filename = chartFilename(name, version);
@@ -269,6 +271,7 @@ export class HelmHosted implements HelmSource {
           entry: fragment,
         },
         overwrite,
+        immutable,
       );
     } catch (err) {
       this.#changed(repo.name);
@@ -305,17 +308,22 @@ export class HelmHosted implements HelmSource {
     }
   }
 
-  /** Deletes one version; NOT_FOUND when absent. */
-  async remove(repo: Repository, name: string, version: string): Promise<void> {
-    let removed: boolean;
+  /**
+   * Deletes one version, `version` in either spelling (`1.2.3` finds a stored `v1.2.3`, the exact
+   * one first); NOT_FOUND when absent. Returns the version deleted, as it was stored.
+   */
+  async remove(repo: Repository, name: string, version: string): Promise<string> {
+    let removed: string | undefined;
     try {
       removed = await this.#deps.store.delete(repo.name, name, version);
     } catch (err) {
       this.#changed(repo.name);
       throw err;
     }
-    if (!removed) throw new RegistryError('NOT_FOUND', `chart ${name}-${version} not found`);
-    this.#changed(repo.name, { removed: { name, version } });
+    if (removed === undefined)
+      throw new RegistryError('NOT_FOUND', `chart ${name}-${version} not found`);
+    this.#changed(repo.name, { removed: { name, version: removed } });
+    return removed;
   }
 }
 

@@ -12,7 +12,12 @@ import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
 import { HelmGroup } from './group.ts';
 import { HelmHosted } from './hosted.ts';
 import { UpstreamIndexParser } from './index-parser.ts';
-import { helmMigrations, helmProxyBackfillMigration, type HelmTables } from './migrations.ts';
+import {
+  helmDeletedVersionsMigration,
+  helmMigrations,
+  helmProxyBackfillMigration,
+  type HelmTables,
+} from './migrations.ts';
 import { HelmProxy } from './proxy.ts';
 import { registerHelmRoutes } from './routes.ts';
 import { HelmService } from './service.ts';
@@ -51,6 +56,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       '0934_helm_ui_cache': cacheIndexMigration(HELM_CACHE),
       '0944_helm_ui_cache_upkeep': cacheIndexUpkeepMigration(HELM_CACHE),
       '0945_helm_proxy_backfill_pending': helmProxyBackfillMigration,
+      '0946_helm_deleted_versions': helmDeletedVersionsMigration,
     },
     blobReferences: [
       { table: 'helm_charts', column: 'digest' },

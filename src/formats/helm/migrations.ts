@@ -64,11 +64,30 @@ export type HelmProxyBackfillTable = {
   after_key: string;
 };
 
+/**
+ * What a deleted chart version was (`0946`): one row per (repository, chart, version as it was
+ * spelled) ever deleted, the archive digest it had when deleted (the last one, should it be
+ * deleted again). With `[helm] allow_overwrite = false` an upload of that version (in either
+ * spelling, `1.2.3` / `v1.2.3`) with other bytes is a 409 (store.ts `put`): versions stay
+ * immutable across a delete (trial 33 newA). Identical bytes may come back. Not a blob reference:
+ * gc may free the bytes.
+ */
+export type HelmDeletedVersionsTable = {
+  repo: string;
+  name: string;
+  version: string;
+  /** `sha256:<hex>` of the archive deleted. */
+  digest: string;
+  /** Milliseconds since the epoch. */
+  deleted_at: number;
+};
+
 export type HelmTables = {
   helm_charts: HelmChartsTable;
   helm_names: HelmNamesTable;
   helm_proxy_charts: HelmProxyChartsTable;
   helm_proxy_backfill: HelmProxyBackfillTable;
+  helm_deleted_versions: HelmDeletedVersionsTable;
 };
 
 export const helmMigrations: Record<string, Migration> = {
@@ -143,5 +162,24 @@ export const helmProxyBackfillMigration: Migration = {
       WHERE substr(p.key, 1, 6) = 'chart@'
         AND NOT EXISTS (SELECT 1 FROM helm_proxy_charts AS c
           WHERE c.repository = p.repository AND c.key = p.key)`.execute(db);
+  },
+};
+
+/**
+ * `0946_helm_deleted_versions` (registered in index.ts after 0945): the tombstones of deleted
+ * chart versions (HelmDeletedVersionsTable). Versions deleted before it are not known: nothing to
+ * recover.
+ */
+export const helmDeletedVersionsMigration: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('helm_deleted_versions')
+      .addColumn('repo', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('version', 'text', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('deleted_at', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('helm_deleted_versions_pk', ['repo', 'name', 'version'])
+      .execute();
   },
 };

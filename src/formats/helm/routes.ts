@@ -10,7 +10,7 @@
  *   POST      <p>/api/charts                        upload: raw chart, or multipart chart (+ prov)
  *   POST      <p>/api/prov                          upload a provenance file (raw or multipart prov)
  *   GET/HEAD  <p>/api/charts[/<name>[/<version>]]   ChartMuseum's JSON listings
- *   DELETE    <p>/api/charts/<name>/<version>       delete a version
+ *   DELETE    <p>/api/charts/<name>/<version>       delete a version (either spelling: 1.2.3, v1.2.3)
  */
 import { prepareErrorReply } from '../../http/format-errors.ts';
 import type { Readable } from 'node:stream';
@@ -50,7 +50,7 @@ export function registerHelmRoutes(
   });
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
-      dispatch(repo, rawPath(request).slice(prefix.length), request, reply, deps);
+      dispatch(repo, prefix, rawPath(request).slice(prefix.length), request, reply, deps);
     scope.all(prefix, handler);
     scope.all(`${prefix}/*`, handler);
   }
@@ -85,10 +85,32 @@ function notAllowed(
   deps: HelmRouteDeps,
   reads: readonly string[],
   writes: readonly string[] = [],
+  message = `${method} is not supported here`,
 ): never {
-  throw methodNotAllowed(
-    `${method} is not supported here`,
-    deps.takesWrites(repo) ? [...reads, ...writes] : reads,
+  throw methodNotAllowed(message, deps.takesWrites(repo) ? [...reads, ...writes] : reads);
+}
+
+/**
+ * The 405 of a DELETE of `<p>/api/charts[/<name>]`: versions are deleted one by one, at
+ * `<p>/api/charts/<name>/<version>` (trial 33 newA: "DELETE is not supported here" named none).
+ * A repository that takes no writes (a proxy) deletes nothing: the plain 405 there.
+ */
+function deleteNeedsVersion(
+  repo: Repository,
+  deps: HelmRouteDeps,
+  prefix: string,
+  name: string | undefined,
+  writes: readonly string[],
+): never {
+  notAllowed(
+    'DELETE',
+    repo,
+    deps,
+    ['GET', 'HEAD'],
+    writes,
+    deps.takesWrites(repo)
+      ? `DELETE deletes one chart version: DELETE ${prefix}/api/charts/${name ?? '<name>'}/<version> (a chart's versions are deleted one by one)`
+      : undefined,
   );
 }
 
@@ -100,6 +122,7 @@ function forceOf(request: FastifyRequest): boolean {
 
 async function dispatch(
   repo: Repository,
+  prefix: string,
   rest: string,
   request: FastifyRequest,
   reply: FastifyReply,
@@ -124,6 +147,7 @@ async function dispatch(
   if (first === 'api') {
     if (second === 'charts' && segments.length === 2) {
       if (method === 'POST') return upload(repo, request, reply, service, 'chart');
+      if (method === 'DELETE') deleteNeedsVersion(repo, deps, prefix, undefined, ['POST']);
       if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD'], ['POST']);
       return reply.send(await service.listAll(repo, request.principal));
     }
@@ -132,6 +156,7 @@ async function dispatch(
       return upload(repo, request, reply, service, 'prov');
     }
     if (second === 'charts' && third !== undefined && segments.length === 3) {
+      if (method === 'DELETE') deleteNeedsVersion(repo, deps, prefix, third, []);
       if (!read) notAllowed(method, repo, deps, ['GET', 'HEAD']);
       return reply.send(await service.listVersions(repo, third, request.principal));
     }

@@ -27,6 +27,7 @@ import {
   CHART_NAME_RULE,
   isChartName,
   parseChartFilename,
+  versionTwin,
 } from './chart.ts';
 import type { HelmHosted, StagedChart, StagedProv } from './hosted.ts';
 import { renderIndex, type RenderedIndex } from './index-render.ts';
@@ -397,7 +398,9 @@ export class HelmService {
     }
     const warnings = chart && !existing ? await this.#takeover(target, name) : [];
     if (chart) {
-      const created = await this.#deps.hosted.commit(target, chart, prov, force);
+      // With allow_overwrite off a deleted version comes back only with its bytes (409 else).
+      const immutable = !this.#deps.config().helm.allow_overwrite;
+      const created = await this.#deps.hosted.commit(target, chart, prov, force, immutable);
       // Replaced with ?force by other bytes: the audit log's `overwrite`, naming what it
       // replaced; the same bytes again are a `push`.
       if (!created && existing?.digest !== chart.digest) noteOverwrite(existing?.digest);
@@ -483,7 +486,10 @@ export class HelmService {
     }
   }
 
-  /** `DELETE <base>/api/charts/<name>/<version>` in the write target. */
+  /**
+   * `DELETE <base>/api/charts/<name>/<version>` in the write target, the version in either
+   * spelling (`1.2.3` deletes a stored `v1.2.3` and back: HelmHosted.remove).
+   */
   async remove(
     repo: Repository,
     name: string,
@@ -545,7 +551,7 @@ export class HelmService {
     version: string,
   ): Promise<HeldElsewhere<boolean> | undefined> {
     const listed = (snapshot: IndexSnapshot | undefined) =>
-      snapshot?.entries.some((e) => e.name === name && e.version === version) === true;
+      snapshot?.entries.some((e) => e.name === name && sameSemVer(e.version, version)) === true;
     const indexOf = async (repo: Repository) => {
       try {
         return await this.sourceOf(repo).index(repo);
@@ -584,7 +590,8 @@ export class HelmService {
     const own = await this.sourceOf(target)
       .index(target)
       .catch(() => undefined);
-    if (own?.entries.some((e) => e.name === name && e.version === version) === true) return false;
+    if (own?.entries.some((e) => e.name === name && sameSemVer(e.version, version)) === true)
+      return false;
     return (await this.#listedElsewhere(repo, target, name, version)) !== undefined;
   }
 
@@ -627,7 +634,11 @@ export class HelmService {
     return { versions: found.map((e) => JSON.parse(e.fragment) as unknown), note };
   }
 
-  /** ChartMuseum `GET /api/charts/<name>/<version|latest>`; NOT_FOUND when absent. */
+  /**
+   * ChartMuseum `GET /api/charts/<name>/<version|latest>`, the version in either spelling
+   * (`1.2.3` finds a stored `v1.2.3` and back, the exact one first: one SemVer version, stored
+   * once); NOT_FOUND when absent.
+   */
   async oneVersion(
     repo: Repository,
     name: string,
@@ -640,12 +651,19 @@ export class HelmService {
       const newest = [...versions].sort((a, b) => compareVersionsDesc(a.version, b.version))[0];
       if (newest) return newest;
     }
-    const one = versions.find((v) => v.version === version);
+    const one =
+      versions.find((v) => v.version === version) ??
+      versions.find((v) => v.version === versionTwin(version));
     if (!one) {
       throw new RegistryError('NOT_FOUND', `no version ${version} of chart ${name}${found.note}`);
     }
     return one;
   }
+}
+
+/** `a` and `b` are one SemVer version: equal, or one is the other with a leading `v`. */
+function sameSemVer(a: string, b: string): boolean {
+  return a === b || a === versionTwin(b);
 }
 
 /**

@@ -98,12 +98,15 @@ export class HelmStore {
    * Records a chart version; with `overwrite` false an existing row of the same SemVer version
    * (`1.2.3` or `v1.2.3`: one version to Helm) is a 409 (checked inside the transaction). A
    * replaced row keeps its `created_at`; one of the other spelling is deleted (the index then
-   * lists the version once, as uploaded last). Returns whether the row is new and the version a
-   * replaced row had.
+   * lists the version once, as uploaded last). With `immutable` (`[helm] allow_overwrite =
+   * false`) a version deleted before (`helm_deleted_versions`, either spelling) comes back only
+   * with the archive it had: other bytes are a 409 (`deletedVersionConflict`). Returns whether the
+   * row is new and the version a replaced row had.
    */
   async put(
     row: NewChart,
     overwrite: boolean,
+    immutable = false,
   ): Promise<{ created: boolean; replaced: string | undefined }> {
     return this.#db.transaction().execute(async (trx) => {
       const now = Date.now();
@@ -128,6 +131,19 @@ export class HelmStore {
           .values({ ...row, created_at: existing.created_at, updated_at: now })
           .execute();
         return { created: false, replaced: existing.version };
+      }
+      if (immutable) {
+        const deleted = await trx
+          .selectFrom('helm_deleted_versions')
+          .select(['version', 'digest', 'deleted_at'])
+          .where('repo', '=', row.repo)
+          .where('name', '=', row.name)
+          .where('version', 'in', [row.version, versionTwin(row.version)])
+          .execute();
+        if (deleted.length > 0 && !deleted.some((d) => d.digest === row.digest)) {
+          const last = deleted.find((d) => d.version === row.version) ?? deleted[0];
+          if (last) throw deletedVersionConflict(row.name, row.version, last);
+        }
       }
       await trx
         .insertInto('helm_charts')
@@ -177,17 +193,42 @@ export class HelmStore {
   }
 
   /**
-   * Deletes one version; false when absent. Bytes stay until blob GC finds them unused; the name
-   * stays in `helm_names` (the group's guard keeps protecting it).
+   * Deletes one version, `version` in either spelling (`1.2.3` / `v1.2.3`, the exact one first);
+   * returns the version deleted as it was spelled, undefined when absent. Its digest is
+   * remembered (`helm_deleted_versions`: with `[helm] allow_overwrite = false` the version comes
+   * back only with those bytes). Bytes stay until blob GC finds them unused; the name stays in
+   * `helm_names` (the group's guard keeps protecting it).
    */
-  async delete(repo: string, name: string, version: string): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('helm_charts')
-      .where('repo', '=', repo)
-      .where('name', '=', name)
-      .where('version', '=', version)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  async delete(repo: string, name: string, version: string): Promise<string | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('helm_charts')
+        .select(['version', 'digest'])
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('version', 'in', [version, versionTwin(version)])
+        .execute();
+      const row = rows.find((r) => r.version === version) ?? rows[0];
+      if (!row) return undefined;
+      const result = await trx
+        .deleteFrom('helm_charts')
+        .where('repo', '=', repo)
+        .where('name', '=', name)
+        .where('version', '=', row.version)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return undefined;
+      const deletedAt = Date.now();
+      await trx
+        .insertInto('helm_deleted_versions')
+        .values({ repo, name, version: row.version, digest: row.digest, deleted_at: deletedAt })
+        .onConflict((c) =>
+          c
+            .columns(['repo', 'name', 'version'])
+            .doUpdateSet({ digest: row.digest, deleted_at: deletedAt }),
+        )
+        .execute();
+      return row.version;
+    });
   }
 }
 
@@ -217,4 +258,24 @@ export function sameVersionAs(name: string, version: string, stored: string): st
   return stored === version
     ? `${name}-${version}.tgz`
     : `${name}-${version}.tgz is the same SemVer version as ${name}-${stored}.tgz, which`;
+}
+
+/**
+ * The 409 for an upload of other bytes under a version deleted before, while `[helm]
+ * allow_overwrite = false` makes versions immutable: a client (or a cache: the archive was served
+ * `immutable`) that fetched the deleted archive must never get other bytes under its name.
+ */
+export function deletedVersionConflict(
+  name: string,
+  version: string,
+  deleted: { version: string; digest: string; deleted_at: number },
+): RegistryError {
+  const what =
+    deleted.version === version
+      ? `${name}-${version}.tgz`
+      : `${name}-${version}.tgz is the same SemVer version as ${name}-${deleted.version}.tgz, which`;
+  return new RegistryError(
+    'CONFLICT',
+    `${what} was deleted on ${new Date(deleted.deleted_at).toISOString()}, and versions are immutable on this server ([helm] allow_overwrite = false): a deleted version may come back only with the archive it had (${deleted.digest}), not other bytes. Publish the changed chart as a new version (raise version in Chart.yaml)`,
+  );
 }
