@@ -2060,7 +2060,7 @@ function registryLabeler(formats: readonly FormatModule[], repositories: Reposit
       const name = pathname.split('/')[2] ?? '';
       return repositories.get(name)?.name ?? 'unknown';
     }
-    return mountOf(pathname)?.format ?? 'system';
+    return mountOf(pathname)?.format.format ?? 'system';
   };
 }
 
@@ -2071,11 +2071,13 @@ function registryLabeler(formats: readonly FormatModule[], repositories: Reposit
  */
 function mountMatcher(
   formats: readonly FormatModule[],
-): (pathname: string) => FormatModule | undefined {
-  const mounts = formats.map((f) => ({ format: f, mount: f.mount, prefix: `${f.mount}/` }));
+): (pathname: string) => { readonly format: FormatModule; readonly mount: string } | undefined {
+  const mounts = formats.flatMap((f) =>
+    [f.mount, ...(f.extraMounts ?? [])].map((mount) => ({ format: f, mount, prefix: `${mount}/` })),
+  );
   return (pathname) => {
     for (const m of mounts) {
-      if (pathname === m.mount || pathname.startsWith(m.prefix)) return m.format;
+      if (pathname === m.mount || pathname.startsWith(m.prefix)) return m;
     }
     return undefined;
   };
@@ -2145,10 +2147,10 @@ function auditTargeter(
       name = pathname.slice(12, slash === -1 ? undefined : slash);
       rest = slash === -1 ? '' : pathname.slice(slash + 1);
     } else {
-      const format = mountOf(pathname);
-      if (format === undefined) return undefined;
-      name = format.defaultRepository;
-      rest = pathname.slice(format.mount.length + 1);
+      const mounted = mountOf(pathname);
+      if (mounted === undefined) return undefined;
+      name = mounted.format.defaultRepository;
+      rest = pathname.slice(mounted.mount.length + 1);
     }
     const repo = repositories.get(name);
     if (repo === undefined) return undefined;
