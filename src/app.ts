@@ -371,10 +371,13 @@ function checkHtpasswdFile(
   // "the file" between the key and the path: `htpasswd_file: "…"` reads as a secret pair to the
   // log's redaction (core/redact.ts), which logged the path as [redacted].
   const where = `[auth] htpasswd_file${originNote(origins, 'auth.htpasswd_file')}: the file "${file}" ${read.problem}`;
+  // A SIGHUP runs this check too: a running server keeps the users it read last (htpasswd.ts).
+  const running =
+    'a running server reloaded (SIGHUP) onto this path keeps the htpasswd users it read last, and their API tokens, until the file can be read';
   return [
     config.auth.allow_registration
-      ? `${where}: users come only from the metadata store (npm adduser) until it exists`
-      : `${where}: with [auth] allow_registration = false nobody can log in with a password until it exists, except users already in the metadata store; API tokens of those users and OIDC identities still work`,
+      ? `${where}: at a start users come only from the metadata store (npm adduser) until it exists; ${running}`
+      : `${where}: with [auth] allow_registration = false, at a start nobody can log in with a password until it exists, except users already in the metadata store (npm adduser), whose API tokens still work, as OIDC identities do; API tokens of htpasswd users are refused until then; ${running}`,
   ];
 }
 
