@@ -371,10 +371,13 @@ function checkHtpasswdFile(
   // "the file" between the key and the path: `htpasswd_file: "…"` reads as a secret pair to the
   // log's redaction (core/redact.ts), which logged the path as [redacted].
   const where = `[auth] htpasswd_file${originNote(origins, 'auth.htpasswd_file')}: the file "${file}" ${read.problem}`;
+  // A SIGHUP runs this check too: a running server keeps the users it read last (htpasswd.ts).
+  const running =
+    'a running server reloaded (SIGHUP) onto this path keeps the htpasswd users it read last, and their API tokens, until the file can be read';
   return [
     config.auth.allow_registration
-      ? `${where}: users come only from the metadata store (npm adduser) until it exists`
-      : `${where}: with [auth] allow_registration = false nobody can log in with a password until it exists, except users already in the metadata store; API tokens of those users and OIDC identities still work`,
+      ? `${where}: at a start users come only from the metadata store (npm adduser) until it exists; ${running}`
+      : `${where}: with [auth] allow_registration = false, at a start nobody can log in with a password until it exists, except users already in the metadata store (npm adduser), whose API tokens still work, as OIDC identities do; API tokens of htpasswd users are refused until then; ${running}`,
   ];
 }
 
@@ -2060,7 +2063,7 @@ function registryLabeler(formats: readonly FormatModule[], repositories: Reposit
       const name = pathname.split('/')[2] ?? '';
       return repositories.get(name)?.name ?? 'unknown';
     }
-    return mountOf(pathname)?.format ?? 'system';
+    return mountOf(pathname)?.format.format ?? 'system';
   };
 }
 
@@ -2071,11 +2074,13 @@ function registryLabeler(formats: readonly FormatModule[], repositories: Reposit
  */
 function mountMatcher(
   formats: readonly FormatModule[],
-): (pathname: string) => FormatModule | undefined {
-  const mounts = formats.map((f) => ({ format: f, mount: f.mount, prefix: `${f.mount}/` }));
+): (pathname: string) => { readonly format: FormatModule; readonly mount: string } | undefined {
+  const mounts = formats.flatMap((f) =>
+    [f.mount, ...(f.extraMounts ?? [])].map((mount) => ({ format: f, mount, prefix: `${mount}/` })),
+  );
   return (pathname) => {
     for (const m of mounts) {
-      if (pathname === m.mount || pathname.startsWith(m.prefix)) return m.format;
+      if (pathname === m.mount || pathname.startsWith(m.prefix)) return m;
     }
     return undefined;
   };
@@ -2145,10 +2150,10 @@ function auditTargeter(
       name = pathname.slice(12, slash === -1 ? undefined : slash);
       rest = slash === -1 ? '' : pathname.slice(slash + 1);
     } else {
-      const format = mountOf(pathname);
-      if (format === undefined) return undefined;
-      name = format.defaultRepository;
-      rest = pathname.slice(format.mount.length + 1);
+      const mounted = mountOf(pathname);
+      if (mounted === undefined) return undefined;
+      name = mounted.format.defaultRepository;
+      rest = pathname.slice(mounted.mount.length + 1);
     }
     const repo = repositories.get(name);
     if (repo === undefined) return undefined;

@@ -24,9 +24,10 @@ export interface AuditSlot {
   replaced?: string;
   /**
    * What a successful write really was when its method says otherwise (a Cargo yank is a
-   * DELETE, an unyank and `npm deprecate` a PUT): replaces `push`/`overwrite`/`delete`.
+   * DELETE, an unyank and `npm deprecate` a PUT, the PUT of an npm version unpublish a delete):
+   * replaces `push`/`overwrite`/`delete`.
    */
-  relabel?: 'yank' | 'unyank' | 'deprecate';
+  relabel?: Relabel;
   /** An event the handler names itself (tokens): replaces the method/status classification. */
   note?: AuditNote;
   /**
@@ -54,6 +55,9 @@ export interface AuditNote {
   readonly artifact?: string | undefined;
   readonly detail?: string | undefined;
 }
+
+/** What a write may be relabelled as (AuditSlot.relabel). */
+export type Relabel = 'yank' | 'unyank' | 'deprecate' | 'delete';
 
 /** The slot of the request being handled (app.ts `auditScope.run`); none outside requests. */
 export const auditScope = new AsyncLocalStorage<AuditSlot>();
@@ -142,7 +146,7 @@ export function noteActor(user: string): void {
  * The current request's write, if it succeeds, is `action` on `artifact` (`<crate>@<version>`,
  * `<package>@<versions>`, decoded): its path names an endpoint (`…/yank`, `@acme%2fgreet`).
  */
-export function noteRelabel(action: 'yank' | 'unyank' | 'deprecate', artifact: string): void {
+export function noteRelabel(action: Relabel, artifact: string): void {
   const slot = auditScope.getStore();
   if (slot === undefined) return;
   slot.relabel = action;

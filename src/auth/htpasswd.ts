@@ -8,7 +8,9 @@
  * fs.watchFile, which also sees a file that is created later or replaced by rename, as editors
  * and `htpasswd` itself do). A file that disappears or becomes unreadable keeps the last good
  * users: a half-finished edit never locks everyone out (a warning; with auth off, a debug line:
- * nobody needs the file then). A file that was never there is a debug line: with auth on the
+ * nobody needs the file then). So does a SIGHUP to a path that is missing or unreadable: the
+ * users of the previous path stay until the new one is read (a warning naming it). A file that
+ * was never there (at start) is a debug line: with auth on the
  * configuration check warns about it (app.ts `checkHtpasswdFile`). A good re-read of the same file that no
  * longer names a user reports that user as removed (for the empty-file warning); identity.ts
  * compares the token owners with the users after every read that changed them (suspending the
@@ -195,7 +197,9 @@ export class HtpasswdUsers {
 
   /**
    * Reads `file` (an absolute path) and watches it; a new path (a SIGHUP reload) drops the old
-   * users and the old watch. Resolves when the read is done; never rejects.
+   * watch, and the old users once the new file is read: a new path that is missing or unreadable
+   * keeps the users read last (a warning naming it), as a deleted file does, so a typo in the key
+   * never locks everyone out (trial 33 newB). Resolves when the read is done; never rejects.
    */
   use(file: string, authEnabled = true): Promise<void> {
     if (this.#closed) return Promise.resolve();
@@ -204,7 +208,6 @@ export class HtpasswdUsers {
       this.#unwatch();
       this.#file = file;
       this.#readOnce = false;
-      this.#users = new Map();
       this.#watch(file);
       this.#loading = this.#load(file, true);
     } else {
@@ -261,7 +264,7 @@ export class HtpasswdUsers {
     } catch (err) {
       if (file !== this.#file) return;
       const code = errnoCode(err);
-      if (!this.#readOnce && code === 'ENOENT') {
+      if (!this.#readOnce && code === 'ENOENT' && this.#users.size === 0) {
         // Never there: with auth on, the configuration check (app.ts checkHtpasswdFile) warns,
         // naming the key; with auth off nobody needs it. Nothing to keep either way.
         this.#log.debug(
@@ -276,12 +279,15 @@ export class HtpasswdUsers {
       } else {
         this.#log.warn(
           { file, code, users: this.#users.size },
-          'htpasswd file could not be read: keeping the users read before',
+          `htpasswd file ${file} could not be read (${code ?? String(err)}): keeping the ${this.#users.size} user(s) read before${this.#readOnce ? '' : ' from the previous [auth] htpasswd_file'} until it can be`,
         );
       }
       return;
     }
     if (file !== this.#file) return; // a reload moved to another file meanwhile
+    // The first good read of a path (also one that appeared after a reload named it) reports no
+    // removals: the users it replaces may be another file's.
+    if (!this.#readOnce) first = true;
     this.#readOnce = true;
     const parsed = parseHtpasswd(text);
     for (const problem of parsed.problems) {

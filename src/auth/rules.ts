@@ -659,7 +659,18 @@ export class RuleSet implements Permissions {
         : `${what} lands in its member ${lands}, ${none}`;
     }
     const reserving = reserved[0];
-    if (reserving !== undefined) return `a rule on its member ${reserving} owns it`;
+    if (reserving !== undefined) {
+      // A rule that names the repository addressed as well as the member (`repositories = ["*"]`)
+      // is no rule "on its member": say it as configured (trial 33 newB), the rule named only
+      // when it names the caller.
+      const covering = this.#rules.findIndex(
+        (rule) =>
+          rule.owns && names(rule, [reserving]) !== undefined && names(rule, [name]) !== undefined,
+      );
+      const rule = this.#rules[covering];
+      if (rule !== undefined) return mine(rule) ? owner(covering) : none;
+      return `a rule on its member ${reserving} owns it`;
+    }
     for (const [index, rule] of this.#rules.entries()) {
       if (
         !rule.owns ||

@@ -141,6 +141,11 @@ export interface FormatModule {
   readonly format: FormatName;
   /** NORA's fixed mount, e.g. `/v2`, `/npm`. */
   readonly mount: string;
+  /**
+   * Further fixed mounts of the default repository (PyPI's JSON API at `/pypi` beside `/simple`):
+   * what a request path there is in, for the audit log and the metrics label.
+   */
+  readonly extraMounts?: readonly string[];
   /** The repository served at the mount. */
   readonly defaultRepository: string;
   readonly migrations?: Migrations;

@@ -4,7 +4,7 @@
  * `/api/ui/<format>/list`, `/api/ui/<format>/search`, `/api/ui/<format>/<name…>`.
  *
  * Gating (`[auth] public_web_ui`, NORA_AUTH_PUBLIC_WEB_UI, default false): with auth on and the
- * UI not public, an anonymous request gets 401 — `WWW-Authenticate: Basic realm="NORA"` on pages
+ * UI not public, an anonymous request gets 401 — `WWW-Authenticate: Basic realm="nora"` on pages
  * (the browser prompts; the same credentials as the clients, a token as password too) and a JSON
  * `{"error"}` on `/api/ui`. Refused credentials (wrong password, bad or expired token) get the
  * same 401s with the challenge: the request hook refuses them before routing, and the app's
@@ -21,6 +21,7 @@ import type { TokenApi } from '../auth/api/tokens.ts';
 import { RegistryError, toRegistryError } from '../core/errors.ts';
 import { readAllBounded } from '../core/streams.ts';
 import type { FormatModule } from '../formats/format.ts';
+import { BASIC_CHALLENGE } from '../http/format-errors.ts';
 import { baseUrl } from '../http/request.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import { browseDetailPage, browseListPage } from './browse-pages.ts';
@@ -58,8 +59,12 @@ export const UI_API_PATH = '/api/ui';
 /** The CSP of every UI answer: nothing but our own embedded style, no script, no framing. */
 export const UI_CSP = `default-src 'self'; script-src 'none'; style-src ${CSS_HASH}; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'`;
 
-/** The Basic challenge of every UI 401 (pages and /api/ui): the browser prompts for it. */
-const UI_CHALLENGE = 'Basic realm="NORA", charset="UTF-8"';
+/**
+ * The Basic challenge of every UI 401 (pages and /api/ui): the browser prompts for it. The realm
+ * is the format endpoints' (BASIC_CHALLENGE): browsers keep credentials per realm, so one sign-in
+ * serves the UI and the files it links to (trial 33 newA).
+ */
+const UI_CHALLENGE = `${BASIC_CHALLENGE}, charset="UTF-8"`;
 
 /** Largest `limit` a list takes. */
 export const MAX_LIST_LIMIT = 200;

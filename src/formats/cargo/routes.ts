@@ -232,6 +232,8 @@ async function dispatch(
     }
     case 'crate':
       if (method !== 'DELETE') await refuse(route.name, writes([], ['DELETE']));
+      // The audit event's artifact: `<crate>@<version>` as a yank's, or the crate deleted whole.
+      noteArtifact(route.version === undefined ? route.name : `${route.name}@${route.version}`);
       return reply
         .type('application/json')
         .send(okAnswer(await service.deleteCrate(repo, route.name, route.version, principal)));
@@ -240,6 +242,7 @@ async function dispatch(
       if (method === 'DELETE') {
         let message: string;
         try {
+          noteArtifact('new');
           message = await service.deleteCrate(repo, 'new', undefined, principal);
         } catch (err) {
           // PUT publishes at this URL where publishes land, so a 405 (a proxied crate `new`)

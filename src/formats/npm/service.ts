@@ -588,6 +588,8 @@ export class NpmService {
         .map(([v]) => v);
       if (changes.remove.length === 0 && deprecated.length > 0)
         noteRelabel('deprecate', `${name}@${deprecated.join(',')}`);
+      // `npm unpublish <pkg>@<version>`'s PUT: a delete of those versions, `name@version`.
+      if (changes.remove.length > 0) noteRelabel('delete', `${name}@${changes.remove.join(',')}`);
       return { ok: true, id: name, rev: revString(current.rev + 1, name) };
     } finally {
       await scanned.cleanup();
@@ -607,6 +609,8 @@ export class NpmService {
   ): Promise<Json> {
     const target = this.#writeTarget(repo, principal, 'delete', name, []);
     checkName(name);
+    // The audit event's artifact: the package deleted whole, its name decoded.
+    noteArtifact(name);
     try {
       await this.#deps.store.unpublishAll(target.name, name, revMatches(rev, name));
     } catch (err) {
@@ -632,10 +636,13 @@ export class NpmService {
   ): Promise<Json> {
     const target = this.#writeTarget(repo, principal, 'delete', name);
     checkName(name);
+    // The audit event's artifact: the file, `<name>/-/<file>` (decoded, without `/-rev/…`).
+    noteArtifact(`${name}/-/${filename}`);
     const revCheck = revMatches(rev, name);
     const ref = await this.#deps.store.tarball(target.name, name, filename);
     if (ref) {
       // The client deletes a tarball whose version is still live: unpublish that version.
+      noteArtifact(`${name}@${ref.version}`);
       try {
         await this.#deps.store.update(target.name, name, { remove: [ref.version] }, revCheck);
       } finally {

@@ -181,6 +181,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
   return {
     format: 'pypi',
     mount: PYPI_MOUNT,
+    extraMounts: [PYPI_JSON_MOUNT],
     defaultRepository: 'pypi',
     proxiedMetadataTtl: (config) => config.pypi.metadata_ttl,
     migrations: {

@@ -19,7 +19,7 @@
  * too (twine prints it); a 401 carries `WWW-Authenticate: Basic realm="nora"` so pip and twine
  * fall back to keyring/netrc/prompted credentials.
  */
-import { noteArtifact } from '../../audit/requests.ts';
+import { noteArtifact, noteRelabel } from '../../audit/requests.ts';
 import { etagMatches } from '../../core/http-conditional.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
@@ -406,6 +406,8 @@ async function dispatch(
       // Refused before the body is read when the caller may not write.
       service.authorize(principal, repo, 'write', route.project);
       const reason = route.yank ? await readYankReason(request) : false;
+      // The audit event: a yank or unyank of the release (its path names an endpoint), as Cargo's.
+      noteRelabel(route.yank ? 'yank' : 'unyank', `${route.project}@${route.version}`);
       return reply.send(
         await service.setYanked(repo, route.project, route.version, reason, principal),
       );
@@ -425,9 +427,13 @@ async function dispatch(
     }
     case 'release':
       if (method !== 'DELETE') await refuseWrite(route.project, route.version, ['DELETE']);
+      // The audit event's artifact: the release, `<project>@<version>`.
+      noteArtifact(`${route.project}@${route.version}`);
       return reply.send(await service.deleteRelease(repo, route.project, route.version, principal));
     case 'release-file':
       if (method !== 'DELETE') await refuseWrite(route.project, route.version, ['DELETE']);
+      // The audit event's artifact: the file, `<project>/<file>` as an upload names it.
+      noteArtifact(`${route.project}/${route.filename}`);
       return reply.send(
         await service.deleteFile(repo, route.project, route.version, route.filename, principal),
       );

@@ -71,7 +71,7 @@ describe('the web UI in chromium', () => {
         await page.goto(`${server.url}/ui/`).catch(() => undefined);
         const answer = await answered;
         assert.equal(answer.status(), 401);
-        assert.match((await answer.allHeaders())['www-authenticate'] ?? '', /Basic realm="NORA"/);
+        assert.match((await answer.allHeaders())['www-authenticate'] ?? '', /Basic realm="nora"/);
       } finally {
         await anonymous.close();
       }

@@ -309,3 +309,72 @@ test('a Cargo yank and unyank, an npm deprecate: their own actions, the decoded 
     ],
   );
 });
+
+test('PyPI release and file deletes, yank and unyank are audited; deletes name name@version or the file in every format (trial 33 newB F1, F3)', async () => {
+  await using server = await startTestServer();
+  for (const version of ['1.0', '2.0']) {
+    const wheel = makeWheel('racep', version);
+    const uploaded = await fetch(`${server.url}/simple/`, {
+      method: 'POST',
+      headers: { 'content-type': MULTIPART },
+      body: multipartBody(twineFields('racep', version, wheel), wheel),
+    });
+    assert.equal(uploaded.status, 200, await uploaded.text());
+  }
+  const wheel2 = makeWheel('racep', '2.0');
+  for (const [method, path] of [
+    ['POST', '/pypi/racep/2.0/yank'],
+    ['POST', '/pypi/racep/2.0/unyank'],
+    ['DELETE', `/pypi/racep/2.0/${wheel2.filename}`],
+    ['DELETE', '/pypi/racep/1.0'],
+  ] as const) {
+    const answer = await fetch(`${server.url}${path}`, { method });
+    assert.equal(answer.status, 200, `${method} ${path}: ${await answer.text()}`);
+  }
+
+  // Cargo: a version deleted (the admin API) is `<crate>@<version>`, as its yank is.
+  const published = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
+    method: 'PUT',
+    body: await crateBody('bcrate', '0.1.0'),
+  });
+  assert.equal(published.status, 200, await published.text());
+  const deleted = await fetch(`${server.url}/cargo/api/v1/crates/bcrate/0.1.0`, {
+    method: 'DELETE',
+  });
+  assert.equal(deleted.status, 200, await deleted.text());
+
+  // npm unpublish of a version (PUT -rev without it, then the tarball's DELETE), then the package.
+  const npm = new NpmHttp(`${server.url}/npm`);
+  for (const version of ['1.0.0', '2.0.0']) {
+    assert.equal((await npm.publish({ name: '@newb/pkg', version })).status, 201);
+  }
+  type Doc = { _rev: string; versions: Record<string, unknown>; 'dist-tags': unknown };
+  const doc = (await npm.request('GET', '/@newb%2fpkg?write=true')).json<Doc>();
+  delete doc.versions['2.0.0'];
+  doc['dist-tags'] = { latest: '1.0.0' };
+  assert.equal((await npm.request('PUT', `/@newb%2fpkg/-rev/${doc._rev}`, doc)).status, 201);
+  const { _rev } = (await npm.request('GET', '/@newb%2fpkg?write=true')).json<Doc>();
+  const tarball = await npm.request('DELETE', `/@newb/pkg/-/pkg-2.0.0.tgz/-rev/${_rev}`);
+  assert.equal(tarball.status, 200, tarball.text);
+  const last = (await npm.request('GET', '/@newb%2fpkg?write=true')).json<Doc>();
+  assert.equal((await npm.request('DELETE', `/@newb%2fpkg/-rev/${last._rev}`)).status, 200);
+
+  const events = await untilEvents(auditFile(server), (all) =>
+    all.some((e) => e.registry === 'npm' && e.artifact === '@newb/pkg'),
+  );
+  assert.deepEqual(
+    events
+      .filter((e) => e.action !== 'pull' && e.action !== 'push')
+      .map((e) => `${e.action} ${e.registry} ${e.repository} ${e.member ?? '-'} ${e.artifact}`),
+    [
+      'yank pypi pypi pypi-hosted racep@2.0',
+      'unyank pypi pypi pypi-hosted racep@2.0',
+      `delete pypi pypi pypi-hosted racep/${wheel2.filename}`,
+      'delete pypi pypi pypi-hosted racep@1.0',
+      'delete cargo cargo cargo-hosted bcrate@0.1.0',
+      'delete npm npm npm-hosted @newb/pkg@2.0.0',
+      'delete npm npm npm-hosted @newb/pkg/-/pkg-2.0.0.tgz',
+      'delete npm npm npm-hosted @newb/pkg',
+    ],
+  );
+});

@@ -25,7 +25,7 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 15_00
 const MISSING =
   /\[auth\] htpasswd_file(?: \((?:NORA_AUTH_HTPASSWD_FILE|default)\))?: the file "([^"]+)" does not exist/;
 const NO_LOGIN =
-  /with \[auth\] allow_registration = false nobody can log in with a password until it exists, except users already in the metadata store; API tokens of those users and OIDC identities still work/;
+  /with \[auth\] allow_registration = false, at a start nobody can log in with a password until it exists, except users already in the metadata store \(npm adduser\), whose API tokens still work, as OIDC identities do; API tokens of htpasswd users are refused until then; a running server reloaded \(SIGHUP\) onto this path keeps the htpasswd users it read last, and their API tokens, until the file can be read/;
 
 test('nora config check warns about a missing htpasswd file when auth is on', async () => {
   await using dir = await tempDir('nora-htpasswd-missing-');

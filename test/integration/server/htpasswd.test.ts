@@ -145,6 +145,54 @@ describe('htpasswd users', { skip: missing }, () => {
     assert.equal((await whoami('alice', 'alice-new')).status, 401);
   });
 
+  test('a reload onto a missing htpasswd path keeps the last users and their tokens, with a warning naming it (trial 33 newB F2)', async () => {
+    await using dir = await tempDir('nora-htpasswd-');
+    const file = path.join(dir.path, 'users.htpasswd');
+    const typo = path.join(dir.path, 'users.htpassword');
+    await htpasswd('-B', '-b', '-c', file, 'alice', 'alice-pw');
+    const lines: string[] = [];
+    await using server = await startTestServer({
+      config: { auth: { enabled: true, anonymous_read: false, admin_users: ['alice'] } },
+      env: { NORA_AUTH_HTPASSWD_FILE: file },
+      logLevel: 'info',
+      logStream: { write: (line) => lines.push(line) },
+    });
+    const created = await fetch(`${server.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'alice-pw', role: 'write' }),
+    });
+    assert.equal(created.status, 200);
+    const token = ((await created.json()) as { token: string }).token;
+    const whoami = async (authorization: string) =>
+      (await fetch(`${server.url}/npm/-/whoami`, { headers: { authorization } })).status;
+    assert.equal(await whoami(basic('alice', 'alice-pw')), 200);
+    assert.equal(await whoami(`Bearer ${token}`), 200);
+
+    // What SIGHUP runs, with a typo in the path: nothing is suspended, nobody locked out.
+    const config = server.app.context.config();
+    server.app.reload({ ...config, auth: { ...config.auth, htpasswd_file: typo } });
+    await server.app.context.identity.settled();
+    assert.equal(await whoami(basic('alice', 'alice-pw')), 200);
+    assert.equal(await whoami(`Bearer ${token}`), 200);
+    assert.ok(
+      lines.some(
+        (l) =>
+          l.includes('"level":40') &&
+          l.includes(`htpasswd file ${typo} could not be read (ENOENT): keeping the 1 user(s)`),
+      ),
+      lines.filter((l) => l.includes('htpasswd')).join('\n'),
+    );
+
+    // The file appears at the new path: its users replace the kept ones.
+    await htpasswd('-B', '-b', '-c', typo, 'olga', 'olga-pw');
+    await eventually(
+      'olga can log in',
+      async () => (await whoami(basic('olga', 'olga-pw'))) === 200,
+    );
+    assert.equal(await whoami(basic('alice', 'alice-pw')), 401);
+  });
+
   test('a user removed from the file loses its Docker refresh tokens, even with tokens in the store', async () => {
     await using dir = await tempDir('nora-htpasswd-');
     const file = path.join(dir.path, 'users.htpasswd');

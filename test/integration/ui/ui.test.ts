@@ -76,11 +76,35 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     assert.deepEqual([...icon.subarray(0, 6)], [0, 0, 1, 0, 1, 0]); // ICONDIR: icon, 1 image
   });
 
+  test("one realm: the UI 401 and the format endpoints' 401 name the same realm (trial 33 newA F5)", async () => {
+    const realm = (challenge: string | null) => /realm="([^"]*)"/.exec(challenge ?? '')?.[1];
+    const page = await get(server, '/ui/');
+    assert.equal(page.status, 401);
+    // Anonymous reads are allowed by default: writes ask for credentials.
+    for (const [method, path] of [
+      ['GET', '/npm/-/whoami'],
+      ['PUT', '/raw/x.txt'],
+      ['DELETE', '/pypi/x/1.0'],
+    ] as const) {
+      const format = await fetch(`${server.url}${path}`, {
+        method,
+        ...(method === 'PUT' ? { body: 'x' } : {}),
+      });
+      assert.equal(format.status, 401, path);
+      assert.equal(realm(format.headers.get('www-authenticate')), 'nora', path);
+    }
+    assert.equal(realm(page.headers.get('www-authenticate')), 'nora');
+  });
+
   test('anonymous: 401 with a Basic challenge on pages, a JSON 401 on /api/ui', async () => {
     for (const path of ['/ui/', '/ui', '/ui/tokens', '/ui/npm', '/ui/npm/left-pad']) {
       const page = await get(server, path);
       assert.equal(page.status, 401, path);
-      assert.match(page.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/, path);
+      assert.match(
+        page.headers.get('www-authenticate') ?? '',
+        /^Basic realm="nora", charset="UTF-8"$/,
+        path,
+      );
       // An HTML body (what a browser shows when the prompt is cancelled), not JSON.
       assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/, path);
       assert.match(page.text, /^<!DOCTYPE html>/, path);
@@ -293,7 +317,11 @@ describe('web UI with auth on: refused credentials (wrong password, bad token, u
   /** What a browser gets: the HTML sign-in page with the Basic challenge (it prompts again). */
   const assertSignInPage = (page: Awaited<ReturnType<typeof get>>, what: string) => {
     assert.equal(page.status, 401, what);
-    assert.match(page.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/, what);
+    assert.match(
+      page.headers.get('www-authenticate') ?? '',
+      /^Basic realm="nora", charset="UTF-8"$/,
+      what,
+    );
     assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/, what);
     assert.match(
       page.text,
@@ -321,7 +349,10 @@ describe('web UI with auth on: refused credentials (wrong password, bad token, u
     assertSignInPage(form, 'POST /ui/tokens, wrong password');
     const api = await get(server, '/api/ui/stats', basic('carol', 'bad'));
     assert.equal(api.status, 401);
-    assert.match(api.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/);
+    assert.match(
+      api.headers.get('www-authenticate') ?? '',
+      /^Basic realm="nora", charset="UTF-8"$/,
+    );
     assert.match(api.headers.get('content-type') ?? '', /application\/json/);
     assert.deepEqual(JSON.parse(api.text), { error: 'invalid credentials' });
     // Outside the UI a refused credential answers as before (no UI page).
@@ -350,7 +381,10 @@ describe('web UI with public_web_ui = true', () => {
     assert.equal((await get(server, '/api/ui/stats')).status, 200);
     const tokens = await get(server, '/ui/tokens');
     assert.equal(tokens.status, 401);
-    assert.match(tokens.headers.get('www-authenticate') ?? '', /^Basic realm="NORA"/);
+    assert.match(
+      tokens.headers.get('www-authenticate') ?? '',
+      /^Basic realm="nora", charset="UTF-8"$/,
+    );
     assert.match(tokens.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(tokens.text, /sign in to manage your tokens/);
   });

@@ -570,3 +570,65 @@ describe('answeringMembers: which members a group reads a reserved path from', (
     );
   });
 });
+
+describe('a refusal names a rule on every repository as configured (trial 33 newB F4)', () => {
+  const members: Record<string, string[]> = { docker: ['docker-hosted', 'docker-proxy'] };
+  const group = toRepository(
+    {
+      name: 'docker',
+      format: 'docker',
+      kind: 'group',
+      members: members['docker'] ?? [],
+      upstreams: [],
+    },
+    true,
+  );
+  const dave: Principal = { kind: 'user', name: 'dave', roles: ['read', 'write'] };
+  const refusal = (rules: ReturnType<typeof rule>[]): string => {
+    const a = access({
+      rules,
+      groupsContaining: (name) => (members['docker']?.includes(name) ? ['docker'] : []),
+      membersOf: (name) => members[name] ?? [],
+      writeMemberOf: (name) => (name === 'docker' ? 'docker-hosted' : undefined),
+    });
+    try {
+      a.authorize(dave, group, 'read', 'drop/x');
+      return 'allowed';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('repositories = ["*"] is no rule "on its member"', () => {
+    const carols = rule({
+      repositories: ['*'],
+      paths: ['drop/**'],
+      users: ['carol'],
+      actions: ['read', 'write'],
+    });
+    assert.equal(
+      refusal([carols]),
+      'dave may not read drop/x in docker (no rule there grants dave read)',
+    );
+    const daves = rule({
+      repositories: ['*'],
+      paths: ['drop/**'],
+      users: ['dave'],
+      actions: ['write'],
+    });
+    assert.equal(
+      refusal([daves]),
+      'dave may not read drop/x in docker (auth.rules[0] grants dave write only)',
+    );
+  });
+
+  it('a rule on the member alone is still said so', () => {
+    const hosted = rule({
+      repositories: ['docker-hosted'],
+      paths: ['drop/**'],
+      users: ['carol'],
+      actions: ['read', 'write'],
+    });
+    assert.match(refusal([hosted]), /\(a rule on its member docker-hosted owns it\)$/);
+  });
+});
