@@ -99,9 +99,17 @@ export function withoutCredentials(url: string): string {
   }
 }
 
-/** Where `repo` of `format` is reached: its fixed mount, or `/repository/<name>`. */
+/**
+ * Where `repo` of `format` is reached: the format's default repository (`maven`, `raw-hosted`)
+ * at its fixed mount, any other at `/repository/<name>`, the default members too (`maven-hosted`,
+ * `maven-proxy`: trial 33 gave them the group's `/maven2`), which every format serves there
+ * except Docker, whose default members have no URL of their own (their images are read and
+ * pushed through `/v2/`).
+ */
 export function repositoryUrl(base: string, format: FormatModule, repo: Repository): string {
-  return `${base}${repo.isDefault ? format.mount : `/repository/${encodeURIComponent(repo.name)}`}`;
+  const atMount =
+    repo.isDefault && (repo.name === format.defaultRepository || format.format === 'docker');
+  return `${base}${atMount ? format.mount : `/repository/${encodeURIComponent(repo.name)}`}`;
 }
 
 /**

@@ -153,6 +153,11 @@ const EN = {
   'tokens.description': 'Description',
   'tokens.descriptionPlaceholder': 'CI on build-01',
   'tokens.createButton': 'Create token',
+  'tokens.confirmRevoke':
+    'Revoke token {id}? Every client that uses it is refused from then on; this cannot be undone.',
+  'tokens.confirmButton': 'Revoke it',
+  'tokens.cancel': 'Cancel',
+  'tokens.unknown': 'You have no token {id} (revoked already?).',
   'tokens.authOff': 'API tokens need authentication: set',
   'tokens.authOffWhy':
     'With auth off every request may read and write, so a token would stand for no one.',
@@ -297,6 +302,11 @@ const RU: MessageTable = {
   'tokens.description': 'Описание',
   'tokens.descriptionPlaceholder': 'CI на build-01',
   'tokens.createButton': 'Создать токен',
+  'tokens.confirmRevoke':
+    'Отозвать токен {id}? Все клиенты, которые им пользуются, будут получать отказ; отменить это нельзя.',
+  'tokens.confirmButton': 'Отозвать',
+  'tokens.cancel': 'Отмена',
+  'tokens.unknown': 'У вас нет токена {id} (уже отозван?).',
   'tokens.authOff': 'Для API-токенов нужна аутентификация: задайте',
   'tokens.authOffWhy':
     'Без аутентификации любой запрос может читать и писать, и токен никого бы не представлял.',
@@ -434,6 +444,10 @@ const ZH: MessageTable = {
   'tokens.description': '描述',
   'tokens.descriptionPlaceholder': 'build-01 上的 CI',
   'tokens.createButton': '创建令牌',
+  'tokens.confirmRevoke': '吊销令牌 {id}？此后使用它的所有客户端都会被拒绝；此操作无法撤销。',
+  'tokens.confirmButton': '确认吊销',
+  'tokens.cancel': '取消',
+  'tokens.unknown': '你没有令牌 {id}（可能已被吊销）。',
   'tokens.authOff': 'API 令牌需要启用认证：设置',
   'tokens.authOffWhy': '未启用认证时任何请求都可读写，令牌不代表任何人。',
 };

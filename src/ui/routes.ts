@@ -501,6 +501,10 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
           const created = await deps.tokens.create(principal, createBody(form), request.ip);
           return await tokensPage(request, reply, { created });
         }
+        if (op === 'confirm-revoke') {
+          // The row's Revoke button: nothing is revoked yet, the page asks to confirm.
+          return await tokensPage(request, reply, { confirmRevoke: form.get('id') ?? '' });
+        }
         if (op === 'revoke') {
           const id = form.get('id') ?? '';
           const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
@@ -515,7 +519,7 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         if (refusal.status >= 500) throw err;
         return tokensPage(request, reply, { error: refusal.message }, refusal.status);
       }
-      throw new RegistryError('BAD_REQUEST', 'op must be "create" or "revoke"');
+      throw new RegistryError('BAD_REQUEST', 'op must be "create", "confirm-revoke" or "revoke"');
     }),
   );
 }

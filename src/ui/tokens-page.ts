@@ -87,6 +87,8 @@ export interface TokensOutcome {
   /** A token just created: its secret, shown once. */
   readonly created?: Json | undefined;
   readonly revoked?: string | undefined;
+  /** The id of a token whose Revoke was clicked: its confirmation is asked (trial 33). */
+  readonly confirmRevoke?: string | undefined;
   /** A refusal of the last operation (its message, as the token API words it). */
   readonly error?: string | undefined;
 }
@@ -133,7 +135,7 @@ export async function tokensBody(
             <input type="hidden" name="csrf" value="${csrf}" /><input
               type="hidden"
               name="op"
-              value="revoke"
+              value="confirm-revoke"
             /><input type="hidden" name="id" value="${str(t['id'])}" /><button
               class="danger"
               type="submit"
@@ -156,7 +158,38 @@ export async function tokensBody(
             cargo, curl <code>-u x:TOKEN</code>, <code>Authorization: Bearer TOKEN</code>.
           </p>
         </div>`;
-  return html`${created}
+  // A Revoke click asks first, with a form of its own (no script needed): op=revoke there.
+  const asked =
+    outcome.confirmRevoke === undefined
+      ? undefined
+      : listed.tokens.find((t) => str(t['id']) === outcome.confirmRevoke);
+  const confirm =
+    outcome.confirmRevoke === undefined
+      ? ''
+      : asked === undefined
+        ? html`<div class="notice bad" id="error">
+            ${tr('tokens.unknown', { id: outcome.confirmRevoke })}
+          </div>`
+        : html`<div class="notice" id="confirm-revoke">
+            <p>
+              ${tr('tokens.confirmRevoke', { id: str(asked['hash_prefix']) })}
+              ${str(asked['description']) === '' ? '' : html`(${str(asked['description'])})`}
+            </p>
+            <form class="inline" method="post" action="${action}">
+              <input type="hidden" name="csrf" value="${csrf}" /><input
+                type="hidden"
+                name="op"
+                value="revoke"
+              /><input type="hidden" name="id" value="${str(asked['id'])}" /><button
+                class="danger"
+                type="submit"
+              >
+                ${tr('tokens.confirmButton')}
+              </button>
+              <a href="${action}">${tr('tokens.cancel')}</a>
+            </form>
+          </div>`;
+  return html`${confirm} ${created}
     ${outcome.revoked === undefined ? '' : html`<div class="notice good" id="revoked">${tr('tokens.revoked', { id: outcome.revoked })}</div>`}
     ${outcome.error === undefined ? '' : html`<div class="notice bad" id="error">${outcome.error}</div>`}
     <h2>${tr('tokens.yours')}</h2>

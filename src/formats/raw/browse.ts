@@ -176,8 +176,6 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
           updated_at AS at, size AS bytes FROM raw_files
         UNION ALL SELECT repo, path AS name, NULL AS version, updated_at AS at, 0 AS bytes
           FROM raw_dirs
-        UNION ALL SELECT DISTINCT repo, '/' AS name, NULL AS version, NULL AS at, 0 AS bytes
-          FROM raw_dirs WHERE parent = ''
         UNION ALL SELECT repository AS repo,
           CASE d WHEN '' THEN '/' ELSE substr(d, 1, length(d) - 1) END AS name,
           substr(p, length(d) + 1) AS version, fetched_at AS at, size AS bytes
@@ -237,15 +235,20 @@ export function rawBrowse(deps: BrowseDeps & { readonly hosted: RawHosted }): Br
         name: dir === '' ? '/' : `${dir}/`,
         versions,
         install:
-          firstFile === undefined
-            ? shellCommand('curl', `${request.repositoryUrl}/${prefix}`)
-            : // `-o` with the file's own name: `-O` would save it under the percent-encoded one.
-              shellCommand(
-                'curl',
-                '-o',
-                firstFile.name,
-                `${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
-              ),
+          repo.kind !== 'proxy'
+            ? // The whole folder, as the README documents it (`-l inf`: each listing page is one
+              // level deeper for wget, whose default depth of 5 skips what a sixth page lists).
+              shellCommand('wget', '-r', '-np', '-l', 'inf', `${request.repositoryUrl}/${prefix}`)
+            : firstFile === undefined
+              ? undefined
+              : // A proxy has no listing to recurse through: one cached file. `-o` with the
+                // file's own name: `-O` would save it under the percent-encoded one.
+                shellCommand(
+                  'curl',
+                  '-o',
+                  firstFile.name,
+                  `${request.repositoryUrl}/${prefix}${encodePath(firstFile.name)}`,
+                ),
         facts: [
           ...(more
             ? [

@@ -81,13 +81,18 @@ export const rawFormat: FormatModule = {
       config: context.config,
       sourceOf: (repo) => (repo.kind === 'group' ? groupSource : proxySource),
     });
-    const mounts = context.repositories.byFormat('raw').map((repo) => ({
-      prefix:
-        repo.name === RAW_DEFAULT_REPOSITORY && repo.isDefault
-          ? RAW_MOUNT
-          : `/repository/${repo.name}`,
-      repo,
-    }));
+    // raw-hosted answers at /raw and, as every format's hosted member does, at
+    // /repository/raw-hosted: a group's messages name a member's file there ("delete it at
+    // /repository/<member>/…"), and raw-hosted is the hosted member of the raw groups the docs
+    // show (trial 33: that URL was refused).
+    const mounts = context.repositories.byFormat('raw').flatMap((repo) =>
+      repo.name === RAW_DEFAULT_REPOSITORY && repo.isDefault
+        ? [
+            { prefix: RAW_MOUNT, repo },
+            { prefix: `/repository/${repo.name}`, repo },
+          ]
+        : [{ prefix: `/repository/${repo.name}`, repo }],
+    );
     registerRawRoutes(scope, mounts, {
       service,
       config: context.config,

@@ -1,8 +1,10 @@
 /**
  * HTTP edge of raw repositories: one wildcard route per mount (`/raw` for the default
  * `raw-hosted`, `/repository/<name>` for named raw repositories). Paths are parsed by paths.ts;
- * everything else is in service.ts. Errors leave as one line of plain text (as NORA's raw store);
- * a 401 carries `WWW-Authenticate: Basic`.
+ * everything else is in service.ts. Errors leave as one line of plain text (as NORA's raw store),
+ * or as `{"error": "<message>"}` to a client that asks for JSON as a listing's does
+ * (`?format=json`, or `Accept: application/json` without `text/html`); a 401 carries
+ * `WWW-Authenticate: Basic`. `?format=` is `json` or `html`; any other value is a 400.
  *
  *   GET/HEAD  <p>/<path>        file: Content-Type by extension, ETag (sha256), Last-Modified,
  *                               Cache-Control ([raw] cache_control), Range/If-Range, 304s
@@ -13,7 +15,7 @@
  *   POST      <p>/-/reindex     NORA's; nothing to do (the metadata store is the source of truth)
  */
 import { noteOverwrite } from '../../audit/requests.ts';
-import { plainTextErrorHandler } from '../../http/format-errors.ts';
+import { plainTextErrorHandler, prepareErrorReply } from '../../http/format-errors.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
 import { methodNotAllowed, RegistryError } from '../../core/errors.ts';
@@ -55,7 +57,12 @@ export function registerRawRoutes(
   deps: RawRouteDeps,
 ): void {
   useRawBodies(scope);
-  scope.setErrorHandler(plainTextErrorHandler('raw'));
+  const plain = plainTextErrorHandler('raw');
+  scope.setErrorHandler((err, request, reply) => {
+    if (!wantsJson(request)) return plain(err, request, reply);
+    const error = prepareErrorReply(err, request, reply, 'raw');
+    return reply.type('application/json').send({ error: error.message });
+  });
   for (const { prefix, repo } of mounts) {
     const handler = async (request: FastifyRequest, reply: FastifyReply) =>
       dispatch(repo, prefix, request, reply, deps);
@@ -96,6 +103,7 @@ async function dispatch(
     case 'HEAD': {
       const page = pageOf(request);
       let result: RawReadResult = await service.read(repo, parsed, request.principal, page);
+      if (result.kind === 'folder' || result.kind === 'listing') checkFormat(request);
       if (result.kind === 'folder') {
         if (!wantsJson(request)) {
           const query = queryOf(request);
@@ -254,6 +262,23 @@ function pageOf(request: FastifyRequest): ListingPage {
 function formatJson(request: FastifyRequest): boolean {
   const query = queryOf(request);
   return query !== '' && new URLSearchParams(query).get('format') === 'json';
+}
+
+/** The values `?format=` takes (a listing's representation). */
+const FORMATS = ['json', 'html'] as const;
+
+/** BAD_REQUEST when `?format=` names anything but json or html (trial 33: xml answered HTML). */
+function checkFormat(request: FastifyRequest): void {
+  const query = queryOf(request);
+  if (query === '') return;
+  const values = new URLSearchParams(query).getAll('format');
+  if (values.length === 0) return;
+  if (values.length > 1 || !(FORMATS as readonly string[]).includes(values[0] ?? '')) {
+    throw new RegistryError(
+      'BAD_REQUEST',
+      `format must be ${FORMATS.join(' or ')} (once), not ${JSON.stringify(values.join(','))}: a listing is HTML, or JSON with ?format=json or Accept: application/json`,
+    );
+  }
 }
 
 function wantsJson(request: FastifyRequest): boolean {

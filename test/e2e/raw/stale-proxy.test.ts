@@ -7,6 +7,7 @@
  * fixture listens on 127.0.0.1 and is closed at the end. A missing client skips and says so.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -123,4 +124,14 @@ describe('raw proxy: curl of a cached file whose upstream hangs', () => {
       assert.equal(asked, before, 'no new upstream request while one is pending');
     },
   );
+});
+
+test('docs/raw.md describes this deadline, not proxy_timeout, for a cached file (trial 33)', () => {
+  const doc = readFileSync(new URL('../../../docs/raw.md', import.meta.url), 'utf8').replace(
+    /\s+/g,
+    ' ',
+  );
+  assert.doesNotMatch(doc, /does not use the engine's 5 s stale deadline/);
+  assert.match(doc, /A revalidation uses the engine's stale deadline/);
+  assert.match(doc, /`\[circuit_breaker\] stale_after`/);
 });

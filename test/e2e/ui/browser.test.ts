@@ -151,9 +151,13 @@ describe('the web UI in chromium', () => {
           );
         }
 
-        // Revoke it: npm is refused afterwards.
+        // Revoke it: the row's button asks first (nothing revoked yet), the confirmation's
+        // button revokes; npm is refused afterwards.
         await page.goto(`${server.url}/ui/tokens`);
         await page.click('#tokens button.danger');
+        assert.match(await page.locator('#confirm-revoke').innerText(), /Revoke token/);
+        assert.equal(await page.locator('#revoked').count(), 0);
+        await page.click('#confirm-revoke button.danger');
         assert.match(await page.locator('#revoked').innerText(), /revoked/);
         const whoami = await run('npm', ['whoami', '--registry', registry], {
           env,

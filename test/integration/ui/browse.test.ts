@@ -100,7 +100,9 @@ describe('web UI browse pages', () => {
       const root = await page(`${server.url}/ui/raw/%2F`);
       assert.equal(root.status, 200, root.body);
       assert.match(root.body, /href="\/ui\/raw\/docs"/);
-      assert.match(root.body, /curl -o top\.txt http:\/\/127\.0\.0\.1:\d+\/raw\/top\.txt/);
+      // "Fetch it" is the whole folder, as the README documents (trial 33), not one of its files.
+      assert.match(root.body, /wget -r -np -l inf http:\/\/127\.0\.0\.1:\d+\/raw\/</);
+      assert.doesNotMatch(root.body, /curl -o top\.txt/);
       const evil = await page(`${server.url}/ui/raw/evil`);
       assert.equal(evil.status, 200);
       assert.doesNotMatch(evil.body, /<img src/);
@@ -297,7 +299,10 @@ describe('web UI browse pages', () => {
       const file = path.join(dir.path, 'f.txt');
       await fs.writeFile(file, 'hello\n');
       await curlPut(file, `${server.url}/raw/docs/${encodeURIComponent(name)}`);
-      const detail = await json<DetailJson>(`${server.url}/api/ui/raw/docs`);
+      // The file's own page (a folder's command is the folder's wget).
+      const detail = await json<DetailJson>(
+        `${server.url}/api/ui/raw/docs/${encodeURIComponent(name)}`,
+      );
       assert.equal(detail.status, 200);
       const command = detail.body.install ?? '';
       const out = path.join(dir.path, 'out');
@@ -305,6 +310,47 @@ describe('web UI browse pages', () => {
       const ran = await run('bash', ['-c', `set -e; ${command}`], { cwd: out, check: false });
       assert.equal(ran.code, 0, `${command}\n${output(ran)}`);
       assert.equal(await fs.readFile(path.join(out, name), 'utf8'), 'hello\n');
+    },
+  );
+
+  test(
+    'raw: no `/` row when the root holds no files; a folder\'s "Fetch it" is wget -r, and it runs',
+    { skip: missingTools('curl', 'wget', 'bash') },
+    async () => {
+      await using dir = await tempDir('nora-ui-wget-');
+      await using server = await startTestServer({ dataDir: path.join(dir.path, 'data') });
+      const file = path.join(dir.path, 'f.txt');
+      await fs.writeFile(file, 'hello\n');
+      for (const p of ['rel/1.0/a.txt', 'rel/1.0/b.txt', 'rel/2.0/c.txt', 'other/x.txt']) {
+        await curlPut(file, `${server.url}/raw/${p}`);
+      }
+      // Trial 33: a row `/` with 0 versions and 0 B was listed although the root holds no file.
+      const list = await json<ListJson>(`${server.url}/api/ui/raw/list`);
+      assert.deepEqual(
+        list.body.entries.map((e) => e.name),
+        ['other', 'rel', 'rel/1.0', 'rel/2.0'],
+      );
+      const html = await page(`${server.url}/ui/raw`);
+      assert.doesNotMatch(html.body, /href="\/ui\/raw\/%2F"/);
+      // The root's own page still answers (its subfolders).
+      const root = await page(`${server.url}/ui/raw/%2F`);
+      assert.equal(root.status, 200);
+      assert.match(root.body, /href="\/ui\/raw\/rel"/);
+      // The folder page: the documented wget of the folder, not a curl of one file.
+      const detail = await json<DetailJson>(`${server.url}/api/ui/raw/rel`);
+      assert.equal(detail.status, 200);
+      const command = detail.body.install ?? '';
+      assert.equal(command, `wget -r -np -l inf ${server.url}/raw/rel/`);
+      const out = path.join(dir.path, 'out');
+      await fs.mkdir(out);
+      const ran = await run('bash', ['-c', `set -e; ${command} -q -nH`], {
+        cwd: out,
+        check: false,
+      });
+      assert.equal(ran.code, 0, `${command}\n${output(ran)}`);
+      for (const p of ['rel/1.0/a.txt', 'rel/1.0/b.txt', 'rel/2.0/c.txt'])
+        assert.equal(await fs.readFile(path.join(out, 'raw', p), 'utf8'), 'hello\n', p);
+      await assert.rejects(fs.stat(path.join(out, 'raw', 'other')), 'nothing above the folder');
     },
   );
 

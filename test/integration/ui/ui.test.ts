@@ -223,13 +223,34 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     );
     assert.equal(admin.status, 403);
     assert.match(admin.text, /id="error"[^>]*>[^<]*only admins/);
-    // Revoke: the token stops working.
+    // Revoke: the row's button asks first (trial 33: one click revoked), the token still works;
+    // the confirmation's form revokes, and the token stops working.
+    assert.doesNotMatch(listed.text, /name="op"\s+value="revoke"/);
+    assert.match(listed.text, /name="op"\s+value="confirm-revoke"/);
     const revokeIds = [...listed.text.matchAll(/name="id" value="([0-9a-f]+)"/g)].map((m) => m[1]!);
     for (const each of revokeIds) {
+      const asked = await post(
+        server,
+        '/ui/tokens',
+        { csrf: csrfOf(listed.text), op: 'confirm-revoke', id: each },
+        same,
+      );
+      assert.equal(asked.status, 200, asked.text);
+      assert.match(asked.text, /id="confirm-revoke"/);
+      assert.doesNotMatch(asked.text, /id="revoked"/);
+      assert.match(asked.text, /Revoke token [0-9a-f]+\? Every client/);
+      assert.match(asked.text, /<a href="\/ui\/tokens">Cancel<\/a>/);
+      const confirmForm = /id="confirm-revoke"[\s\S]*?<\/form>/.exec(asked.text)?.[0] ?? '';
+      assert.match(confirmForm, /name="op"\s+value="revoke"/);
+      assert.ok(confirmForm.includes(`name="id" value="${each}"`), confirmForm);
+      const stillThere = await fetch(`${server.url}/npm/ui-token-pkg`, {
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      assert.equal(stillThere.status, 200, 'nothing revoked before the confirmation');
       const revoked = await post(
         server,
         '/ui/tokens',
-        { csrf: csrfOf(listed.text), op: 'revoke', id: each },
+        { csrf: csrfOf(asked.text), op: 'revoke', id: each },
         same,
       );
       assert.equal(revoked.status, 200, revoked.text);
