@@ -642,7 +642,9 @@ function lockedOutPage(
     'error.tooManyRequests',
     (t) =>
       html`<p class="empty">${refusal.message}</p>
-        ${retry === undefined ? '' : html`<p>${t('error.retryAfter', { seconds: retry })}</p>`}`,
+        ${retry === undefined ? '' : html`<p>
+              ${retry === '1' ? t('error.retryAfterOne') : t('error.retryAfter', { seconds: retry })}
+            </p>`}`,
   );
 }
 
