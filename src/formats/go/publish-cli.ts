@@ -48,6 +48,7 @@ import {
   gitFileSet,
   IGNORED_BY_GIT,
   listModuleFiles,
+  VERSION_CONTROL,
   writeModuleZip,
 } from './zip-create.ts';
 import { parseModulePath } from './zip.ts';
@@ -153,8 +154,18 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
       `${dir}/go.mod is ignored by git: publish a directory git keeps, or run outside the work tree`,
     );
   }
+  // A checkout's `.git` is left out of every zip, as `go mod` does: information, not a problem
+  // (trial 33 read `omitted .git: directory is a version control repository` as a warning).
+  const vcs = listed.omitted.filter((o) => o.reason === VERSION_CONTROL).map((o) => `${o.path}/`);
   for (const o of listed.omitted)
-    if (o.reason !== IGNORED_BY_GIT) log(`omitted ${o.path}: ${o.reason}`);
+    if (o.reason !== IGNORED_BY_GIT && o.reason !== VERSION_CONTROL) {
+      log(`omitted ${o.path}: ${o.reason}`);
+    }
+  if (vcs.length > 0) {
+    log(
+      `${vcs.join(', ')} ${vcs.length === 1 ? 'is' : 'are'} not put in the zip (version control data never is)`,
+    );
+  }
   if (ignored.length > 0) {
     const shown = ignored.slice(0, 5).join(', ');
     const more = ignored.length > 5 ? ` and ${ignored.length - 5} more` : '';

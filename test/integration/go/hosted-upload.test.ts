@@ -708,6 +708,11 @@ describe('go hosted upload: PUT <module>/@v/<version>.zip', () => {
         [],
         'ignored files are no uncommitted change',
       );
+      // The checkout's .git is information, not an "omitted …" that reads like a warning (trial 33).
+      assert.deepEqual(
+        lines.filter((l) => l.includes('.git/') || l.startsWith('omitted')),
+        ['.git/ is not put in the zip (version control data never is)'],
+      );
       const zip = Buffer.from(
         await (await fetch(`${base}/example.com/ignored/lib/@v/v1.0.0.zip`)).arrayBuffer(),
       );
