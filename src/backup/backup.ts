@@ -167,7 +167,7 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
   try {
     if (temp !== undefined) {
       await fs.mkdir(temp, { mode: 0o700 }).catch((err: unknown) => {
-        throw new BackupCommandError(`could not write ${output}: ${directoryProblem(err, output)}`, {
+        throw new BackupCommandError(`could not write ${output}: ${directoryProblem(err, temp)}`, {
           cause: err,
         });
       });
