@@ -263,6 +263,7 @@ function directoryProblem(err: unknown, file: string): string {
       return `directory ${dir} is not writable by this user`;
     case 'EROFS':
       return `directory ${dir} is on a read-only file system`;
+    case undefined:
     default:
       return message(err);
   }

@@ -33,6 +33,9 @@ test('import assess --url <a NORA> says it is no Nexus/Artifactory API and what 
       result.stderr,
     );
     assert.match(result.stderr, expected);
-    assert.match(result.stderr, /A NORA is no import source: move between NORAs with nora backup and nora restore/);
+    assert.match(
+      result.stderr,
+      /A NORA is no import source: move between NORAs with nora backup and nora restore/,
+    );
   }
 });
