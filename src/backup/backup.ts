@@ -167,7 +167,9 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
   try {
     if (temp !== undefined) {
       await fs.mkdir(temp, { mode: 0o700 }).catch((err: unknown) => {
-        throw new BackupCommandError(`could not write ${output}: ${message(err)}`, { cause: err });
+        throw new BackupCommandError(`could not write ${output}: ${directoryProblem(err, temp)}`, {
+          cause: err,
+        });
       });
       made.push(temp);
     }
@@ -243,6 +245,28 @@ export async function runBackup(config: AppConfig, options: BackupOptions): Prom
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Why a file could not be made in the directory of `file` (the work directory beside `-o FILE`),
+ * in the operator's terms: the bare errno named the temporary path and `mkdir` (trial 33).
+ */
+function directoryProblem(err: unknown, file: string): string {
+  const dir = path.dirname(file);
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return `directory ${dir} does not exist (create it first)`;
+    case 'ENOTDIR':
+      return `${dir} is not a directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `directory ${dir} is not writable by this user`;
+    case 'EROFS':
+      return `directory ${dir} is on a read-only file system`;
+    case undefined:
+    default:
+      return message(err);
+  }
 }
 
 /**

@@ -9,7 +9,7 @@
  * uploads as LOCAL ones do.
  */
 import { jsonArrayItems } from './json-stream.ts';
-import { getJson, redact, type SourceHttp } from './source-http.ts';
+import { getRepositoryList, redact, type SourceHttp } from './source-http.ts';
 import { encodePath } from './put.ts';
 import {
   type ImportSource,
@@ -36,12 +36,15 @@ export function artifactorySource(http: SourceHttp, url: string, host: string): 
     url,
     host,
     async listRepositories() {
-      const body = await getJson(http, '/api/repositories', MAX_LIST_BYTES);
-      if (!Array.isArray(body)) {
-        throw new ImportSourceError(`GET ${url}/api/repositories: not a JSON array`);
-      }
+      const body = await getRepositoryList(
+        http,
+        '/api/repositories',
+        'Artifactory',
+        "Artifactory's root with its context path (https://artifactory.example/artifactory)",
+        MAX_LIST_BYTES,
+      );
       const repos: SourceRepository[] = [];
-      for (const entry of body as unknown[]) {
+      for (const entry of body) {
         const r = entry as { key?: unknown; type?: unknown; packageType?: unknown };
         if (typeof r.key !== 'string') continue;
         repos.push({

@@ -10,7 +10,7 @@
  */
 import { download, hex } from './artifactory.ts';
 import { encodePath } from './put.ts';
-import { getJson, type SourceHttp } from './source-http.ts';
+import { getJson, getRepositoryList, type SourceHttp } from './source-http.ts';
 import {
   type ImportSource,
   ImportSourceError,
@@ -35,12 +35,15 @@ export function nexusSource(http: SourceHttp, url: string, host: string): Import
     url,
     host,
     async listRepositories() {
-      const body = await getJson(http, '/service/rest/v1/repositories', MAX_PAGE_BYTES);
-      if (!Array.isArray(body)) {
-        throw new ImportSourceError(`GET ${url}/service/rest/v1/repositories: not a JSON array`);
-      }
+      const body = await getRepositoryList(
+        http,
+        '/service/rest/v1/repositories',
+        'Nexus Repository 3',
+        "Nexus' root (https://nexus.example, or https://host/nexus under a context path)",
+        MAX_PAGE_BYTES,
+      );
       const repos: SourceRepository[] = [];
-      for (const entry of body as unknown[]) {
+      for (const entry of body) {
         const r = entry as { name?: unknown; type?: unknown; format?: unknown };
         if (typeof r.name !== 'string') continue;
         repos.push({

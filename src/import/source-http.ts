@@ -259,3 +259,39 @@ export async function getJson(
     throw new ImportSourceError(`GET ${shown}: the answer is not JSON`);
   }
 }
+
+/**
+ * The repository listing of a source (`path`: `/api/repositories`, `/service/rest/v1/repositories`)
+ * as JSON, or an ImportSourceError saying the URL is no such source when it answers 400/404/405
+ * or no JSON array: the bare `404 Not Found from GET …` (trial 33, `--url` pointing at a NORA)
+ * said neither what was wrong nor what URL is expected. `root` says what `--url` must be.
+ */
+export async function getRepositoryList(
+  http: SourceHttp,
+  path: string,
+  product: string,
+  root: string,
+  maxBytes: number,
+): Promise<unknown[]> {
+  const hint = (why: string) =>
+    new ImportSourceError(
+      `${why}: ${http.root} does not look like the ${product} REST API (GET ${path} lists its repositories); --url must be ${root}. A NORA is no import source: move between NORAs with nora backup and nora restore (docs/storage.md)`,
+    );
+  let body: unknown;
+  try {
+    body = await getJson(http, path, maxBytes);
+  } catch (err) {
+    if (
+      err instanceof ImportSourceError &&
+      (err.status === 400 ||
+        err.status === 404 ||
+        err.status === 405 ||
+        err.message.endsWith(': the answer is not JSON'))
+    ) {
+      throw hint(err.message);
+    }
+    throw err;
+  }
+  if (!Array.isArray(body)) throw hint(`GET ${http.root}${path}: not a JSON array`);
+  return body as unknown[];
+}

@@ -69,6 +69,13 @@ function anyRuleFor(rules: readonly RetentionRule[], repo: Repository): boolean 
   );
 }
 
+/**
+ * The warning of a pass without rules: an empty plan must not read as "nothing is old enough"
+ * (trial 33: the admin endpoint and `retention-plan` answered an empty plan, no word why).
+ */
+export const NO_RULES =
+  'no [[retention.rules]] configured: nothing is judged and nothing deleted (add [[retention.rules]] to the configuration, see docs/retention.md)';
+
 /** Runs one pass. Throws only when a listing fails (nothing was deleted then). */
 export async function runRetention(options: RetentionRunOptions): Promise<RetentionReport> {
   const started = performance.now();
@@ -143,7 +150,10 @@ export async function runRetention(options: RetentionRunOptions): Promise<Retent
     bytes,
     failures,
     unsupported,
-    warnings: rulesMatchingNothing(options.rules, options.repositories.all()),
+    warnings:
+      options.rules.length === 0
+        ? [NO_RULES]
+        : rulesMatchingNothing(options.rules, options.repositories.all()),
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -31,6 +31,7 @@ const EN = {
   'error.backToDashboard': 'back to the dashboard',
   'error.tooManyRequests': 'Too many failed sign-ins',
   'error.retryAfter': 'Try again in {seconds} seconds.',
+  'error.retryAfterOne': 'Try again in 1 second.',
   'signin.title': 'Sign in required',
   'signin.reload':
     'Reload the page to sign in with the user and password (or API token) your clients use.',
@@ -181,6 +182,7 @@ const RU: MessageTable = {
   'error.backToDashboard': 'назад к обзору',
   'error.tooManyRequests': 'Слишком много неудачных входов',
   'error.retryAfter': 'Повторите через {seconds} с.',
+  'error.retryAfterOne': 'Повторите через 1 с.',
   'signin.title': 'Требуется вход',
   'signin.reload':
     'Перезагрузите страницу, чтобы войти с теми же именем и паролем (или API-токеном), что и клиенты.',
@@ -324,6 +326,7 @@ const ZH: MessageTable = {
   'error.backToDashboard': '返回概览',
   'error.tooManyRequests': '登录失败次数过多',
   'error.retryAfter': '请在 {seconds} 秒后重试。',
+  'error.retryAfterOne': '请在 1 秒后重试。',
   'signin.title': '需要登录',
   'signin.reload': '请刷新页面，使用客户端所用的用户名和密码（或 API 令牌）登录。',
   'signin.invalid': '凭据无效',

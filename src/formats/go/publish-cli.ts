@@ -48,6 +48,7 @@ import {
   gitFileSet,
   IGNORED_BY_GIT,
   listModuleFiles,
+  VERSION_CONTROL,
   writeModuleZip,
 } from './zip-create.ts';
 import { parseModulePath } from './zip.ts';
@@ -153,8 +154,18 @@ export async function goPublish(options: GoPublishOptions): Promise<GoPublishRes
       `${dir}/go.mod is ignored by git: publish a directory git keeps, or run outside the work tree`,
     );
   }
+  // A checkout's `.git` is left out of every zip, as `go mod` does: information, not a problem
+  // (trial 33 read `omitted .git: directory is a version control repository` as a warning).
+  const vcs = listed.omitted.filter((o) => o.reason === VERSION_CONTROL).map((o) => `${o.path}/`);
   for (const o of listed.omitted)
-    if (o.reason !== IGNORED_BY_GIT) log(`omitted ${o.path}: ${o.reason}`);
+    if (o.reason !== IGNORED_BY_GIT && o.reason !== VERSION_CONTROL) {
+      log(`omitted ${o.path}: ${o.reason}`);
+    }
+  if (vcs.length > 0) {
+    log(
+      `${vcs.join(', ')} ${vcs.length === 1 ? 'is' : 'are'} not put in the zip (version control data never is)`,
+    );
+  }
   if (ignored.length > 0) {
     const shown = ignored.slice(0, 5).join(', ');
     const more = ignored.length > 5 ? ` and ${ignored.length - 5} more` : '';
@@ -301,12 +312,20 @@ export async function answerOf(
     const answer = text.startsWith('{')
       ? `${res.status} ${res.statusText}${errorNote(text) || ':'}`
       : `${res.status} ${res.statusText}: ${text.split('\n')[0] ?? ''}`;
-    // A 404/405 from a URL that is no Go repository (another format's mount such as /cargo, the
-    // root URL) would otherwise echo that format's raw error: asked what answered instead.
-    if ((res.status === 404 || res.status === 405) && !(await isGoRepository(prefix, headers))) {
+    // A 4xx from a URL that is no Go repository (another format's mount such as /cargo or
+    // /maven2, the root URL) would otherwise echo that format's raw error (Maven's 400 `invalid
+    // characters in path segment "@v"`: trial 33): asked what answered instead.
+    if (
+      res.status >= 400 &&
+      res.status < 500 &&
+      res.status !== 401 &&
+      res.status !== 403 &&
+      !(await isGoRepository(prefix, headers))
+    ) {
+      const base = serverBase(prefix);
       throw fail(
-        `${prefix} is not a Go repository of NORA (${answer}); --registry must be the Go ` +
-          `group (http://HOST:PORT/go) or a Go repository (http://HOST:PORT/repository/NAME)`,
+        `${prefix} is not a Go module mount of NORA (${answer}); --registry must be the Go ` +
+          `group (${base}/go) or a Go repository (${base}/repository/<name>)`,
       );
     }
     if (res.status === 401 && headers['authorization'] === undefined) {
@@ -315,6 +334,24 @@ export async function answerOf(
     throw fail(answer);
   }
   return text;
+}
+
+/**
+ * The server URL below `prefix` (a wrong `--registry`): `prefix` without its `/repository/<name>`
+ * or its last path segment (another format's mount such as `/maven2`), `prefix` itself when it
+ * has no path. Keeps a reverse proxy's path prefix (`https://host/nora/maven2` → `…/nora`).
+ */
+export function serverBase(prefix: string): string {
+  let url: URL;
+  try {
+    url = new URL(prefix);
+  } catch {
+    return prefix;
+  }
+  const pathname = url.pathname.replace(/\/+$/, '');
+  const under = /^(.*)\/repository\/[^/]+$/.exec(pathname)?.[1];
+  const kept = under ?? pathname.replace(/\/[^/]*$/, '');
+  return `${url.origin}${kept}`;
 }
 
 /**

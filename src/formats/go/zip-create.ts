@@ -36,6 +36,9 @@ const VCS_DIRS = new Set(['.bzr', '.git', '.hg', '.svn']);
 /** The reason of an entry left out because the version-control tool ignores it. */
 export const IGNORED_BY_GIT = 'ignored by git';
 
+/** The reason of a version-control directory left out (`.git`, `.hg`, …: never in a zip). */
+export const VERSION_CONTROL = 'directory is a version control repository';
+
 /**
  * The files git would put in a commit of the work tree below a directory (`git ls-files`
  * tracked + untracked-not-ignored, slash paths relative to that directory): the module zip of a
@@ -100,7 +103,7 @@ export async function listModuleFiles(
       }
       if (entry.isDirectory()) {
         if (VCS_DIRS.has(entry.name)) {
-          omitted.push({ path: relPath, reason: 'directory is a version control repository' });
+          omitted.push({ path: relPath, reason: VERSION_CONTROL });
           continue;
         }
         const goMod = await fs.lstat(path.join(absPath, 'go.mod')).catch(() => undefined);

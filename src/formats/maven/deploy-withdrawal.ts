@@ -103,7 +103,7 @@ export class DeployWithdrawal {
     const minutes = Math.round(this.#refusedTtlMs / 60_000);
     return new RegistryError(
       'BAD_REQUEST',
-      `${coordinate.path} not stored: ${refused.path} was refused ${seconds} s ago (${refused.reason}), and this file would list ${coordinate.version} in maven-metadata.xml with no .${ext}; deploy the whole .${ext} first (that clears this, else it is forgotten after ${minutes} minutes), or, if ${coordinate.version} has no .${ext}, a POM with <packaging>pom</packaging>`,
+      `${coordinate.path} not stored: ${refused.path} was refused ${seconds} s ago (${refused.reason}), and this file would list ${coordinate.version} in maven-metadata.xml with no .${ext}; deploy the whole .${ext} first (that clears this, else it is forgotten after ${minutes} minute${minutes === 1 ? '' : 's'}), or, if ${coordinate.version} has no .${ext}, a POM with <packaging>pom</packaging>`,
     );
   }
 

@@ -46,3 +46,19 @@ test('a failed restore leaves no directory it created', async () => {
   assert.equal(again.code, 1, again.stderr);
   assert.deepEqual(await fs.readdir(storage), []);
 });
+
+test('nora backup -o into a missing directory names the directory, not a temp path (trial 33)', async () => {
+  await using dir = await tempDir('nora-backup-nodir-');
+  const storage = path.join(dir.path, 'storage');
+  {
+    await using server = await startTestServer({ dataDir: dir.path });
+    assert.ok(server.url);
+  }
+  const missing = path.join(dir.path, 'nodir');
+  const result = await nora(['backup', '-o', path.join(missing, 'x.tar.gz')], {
+    NORA_STORAGE_PATH: storage,
+  });
+  assert.equal(result.code, 1, result.stderr);
+  assert.ok(result.stderr.includes(`directory ${missing} does not exist`), result.stderr);
+  assert.doesNotMatch(result.stderr, /ENOENT|mkdir|\.tmp/);
+});

@@ -62,3 +62,17 @@ test('the admin endpoint audits its deletions with the admin as actor', async ()
     ['retention-apply root'],
   );
 });
+
+test('without [[retention.rules]] the admin endpoint and retention-plan say so (trial 33)', async () => {
+  await using dir = await tempDir('nora-ret-norules-');
+  await using rig = await retentionRig(dir.path, []);
+  const answer = await fetch(`${rig.server.url}/api/v1/admin/retention`, { method: 'POST' });
+  assert.equal(answer.status, 200, await answer.clone().text());
+  const body = (await answer.json()) as { planned: number; warnings: string[] };
+  assert.equal(body.planned, 0);
+  assert.match(body.warnings.join('\n'), /^no \[\[retention\.rules\]\] configured/);
+  await rig.stop();
+  const plan = await rig.cli(['retention-plan']);
+  assert.equal(plan.code, 0, output(plan));
+  assert.match(plan.stdout + plan.stderr, /warning: no \[\[retention\.rules\]\] configured/);
+});

@@ -263,3 +263,28 @@ describe('UI: the failed-login lockout', () => {
     assert.equal(typeof (JSON.parse(api.text) as { error?: unknown }).error, 'string');
   });
 });
+
+describe('UI: the lockout page words one second in the singular', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ config: { auth: { enabled: true } } });
+    await server.app.context.identity.users.create('fay', 'fay-password-1', undefined, ['read']);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('the first lockout (1 s) says "Try again in 1 second.", never "1 seconds"', async () => {
+    const wrong = basic('fay', 'wrong');
+    let locked: Awaited<ReturnType<typeof get>> | undefined;
+    for (let i = 0; i < 10 && locked === undefined; i++) {
+      const page = await get(server, '/ui/', { authorization: wrong, 'accept-language': 'en' });
+      if (page.status === 429) locked = page;
+      else assert.equal(page.status, 401);
+    }
+    assert.ok(locked, 'the lockout starts');
+    assert.equal(locked.headers.get('retry-after'), '1');
+    assert.ok(locked.text.includes('Try again in 1 second.'), locked.text);
+    assert.doesNotMatch(locked.text, /\b1 seconds\b/);
+  });
+});
