@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
-import { findTool, run } from '../../test/helpers/tools.ts';
+import { run } from '../../test/helpers/tools.ts';
+import { CARGO, cargoFetch } from './common.ts';
 import {
   cpuSeconds,
   log,
@@ -28,12 +29,10 @@ import {
 } from '../harness.ts';
 import {
   cargoEnv,
-  downloadedCrates,
   lockedPackages,
   makeTree,
   startNginx,
   writeConsumer,
-  writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 4)) || 1);
@@ -41,7 +40,6 @@ const ROOTS = (process.env['BENCH_NORA_ROOTS'] ?? '')
   .split(',')
   .filter((r) => r !== '')
   .map((r) => path.resolve(r));
-const CARGO = findTool('cargo') ?? 'cargo';
 /** BENCH_NORA_WRAP: a command NORA runs under (space-separated, e.g. `strace -f -c -o /tmp/x`). */
 const WRAP = (process.env['BENCH_NORA_WRAP'] ?? '').split(' ').filter((w) => w !== '');
 
@@ -57,22 +55,6 @@ async function threadTimes(pid: number | undefined): Promise<number[]> {
     out[at + 1] = (out[at + 1] ?? 0) + Number(fields[12]) / 100;
   }
   return out;
-}
-
-async function cargoFetch(consumer: string, index: string, expected: number): Promise<number> {
-  await writeSourceReplacement(consumer, index);
-  const home = await tmp('nora-bench-cargo-home-', { readable: true });
-  const started = performance.now();
-  await run(CARGO, ['fetch', '--locked'], {
-    cwd: consumer,
-    env: cargoEnv(home),
-    timeoutMs: 600_000,
-  });
-  const seconds = (performance.now() - started) / 1000;
-  const fetched = (await downloadedCrates(home)).size;
-  if (fetched !== expected)
-    throw new Error(`cargo fetched ${fetched} crates, expected ${expected}`);
-  return seconds;
 }
 
 try {

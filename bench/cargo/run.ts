@@ -34,7 +34,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
-import { findTool, run } from '../../test/helpers/tools.ts';
+import { run } from '../../test/helpers/tools.ts';
+import { CARGO, cargoFetch } from './common.ts';
 import {
   cpuProfCommand,
   cpuSeconds,
@@ -51,20 +52,17 @@ import {
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
   cargoEnv,
-  downloadedCrates,
   lockedPackages,
   makeTree,
   type Nginx,
   startNginx,
   type TreeManifest,
   writeConsumer,
-  writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 import { BASELINES, baselineSummary, startBaselines } from '../node-baselines.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 5)) || 1);
 const SECONDS = Math.max(1, Math.floor(Number(process.env['BENCH_SECONDS'] ?? 5)) || 5);
-const CARGO = findTool('cargo') ?? 'cargo';
 const sections = new Set(process.argv.slice(2));
 const all = sections.size === 0;
 const results: Record<string, unknown> = {};
@@ -107,23 +105,6 @@ async function get(url: string): Promise<Buffer> {
   if (res.status !== 200)
     throw new Error(`GET ${url}: ${res.status} ${body.toString().slice(0, 300)}`);
   return body;
-}
-
-/** One timed `cargo fetch` of the consumer's lockfile through `index`, empty CARGO_HOME. */
-async function cargoFetch(consumer: string, index: string, expected: number): Promise<number> {
-  await writeSourceReplacement(consumer, index);
-  const home = await tmp('nora-bench-cargo-home-', { readable: true });
-  const started = performance.now();
-  await run(CARGO, ['fetch', '--locked'], {
-    cwd: consumer,
-    env: cargoEnv(home),
-    timeoutMs: 600_000,
-  });
-  const seconds = (performance.now() - started) / 1000;
-  const fetched = (await downloadedCrates(home)).size;
-  if (fetched !== expected)
-    throw new Error(`cargo fetched ${fetched} crates from ${index}, expected ${expected}`);
-  return seconds;
 }
 
 async function fetchRounds(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {

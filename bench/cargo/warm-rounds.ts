@@ -14,7 +14,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
-import { findTool, run } from '../../test/helpers/tools.ts';
+import { run } from '../../test/helpers/tools.ts';
+import { CARGO, cargoFetch } from './common.ts';
 import { cpuSeconds, runCleanups, stop, stopOnExit, tmp } from '../harness.ts';
 import {
   cargoEnv,
@@ -22,10 +23,8 @@ import {
   makeTree,
   startNginx,
   writeConsumer,
-  writeSourceReplacement,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
-const CARGO = findTool('cargo') ?? 'cargo';
 const ROOTS = (process.env['ROOTS'] ?? process.cwd()).split(',').filter((root) => root !== '');
 const WARM = Math.max(1, Number(process.env['WARM'] ?? 3) || 3);
 const PAIRS = Math.max(1, Number(process.env['PAIRS'] ?? 1) || 1);
@@ -60,19 +59,6 @@ await run(CARGO, ['generate-lockfile'], {
 });
 const crates = (await lockedPackages(consumer)).length - 1;
 
-async function cargoFetch(index: string): Promise<number> {
-  await writeSourceReplacement(consumer, index);
-  const home = await tmp('nora-bench-cargo-warm-home-', { readable: true });
-  const started = performance.now();
-  await run(CARGO, ['fetch', '--locked'], {
-    cwd: consumer,
-    env: cargoEnv(home),
-    timeoutMs: 600_000,
-  });
-  await fs.rm(home, { recursive: true, force: true });
-  return (performance.now() - started) / 1000;
-}
-
 const results: Record<string, { cpu: number[]; wall: number[] }> = {};
 for (let pair = 0; pair < PAIRS; pair++) {
   for (const root of pair % 2 === 0 ? ROOTS : [...ROOTS].reverse()) {
@@ -94,7 +80,7 @@ for (let pair = 0; pair < PAIRS; pair++) {
       await fetch(`${nora.url}/cargo/index/config.json`).then((res) => res.arrayBuffer());
       const index = `${nora.url}/cargo/index/`;
       const before = await cpuSeconds(pid);
-      const cold = await cargoFetch(index);
+      const cold = await cargoFetch(consumer, index);
       console.log(
         `${root}: cold ${cold.toFixed(2)} s, NORA CPU ${((await cpuSeconds(pid)) - before).toFixed(2)} s`,
       );
@@ -106,7 +92,7 @@ for (let pair = 0; pair < PAIRS; pair++) {
       for (let round = 0; round < WARM; round++) {
         const outputAt = nora.output().length;
         const [cpu0, main0] = [await cpuSeconds(pid), await mainThreadCpu(pid)];
-        const wall = await cargoFetch(index);
+        const wall = await cargoFetch(consumer, index);
         const [cpu1, main1] = [await cpuSeconds(pid), await mainThreadCpu(pid)];
         const entry = (results[root] ??= { cpu: [], wall: [] });
         entry.cpu.push(cpu1 - cpu0);

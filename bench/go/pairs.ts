@@ -22,13 +22,12 @@ import {
   buildGotree,
   buildTree,
   DEBIAN_MODULES,
-  goEnv,
-  goRun,
   startNginx,
   syntheticModules,
 } from '../../test/helpers/go.ts';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
+import { download } from './common.ts';
 import { cpuSeconds, log, onCleanup, runCleanups, stop, stopOnExit } from '../harness.ts';
 
 const N = Number(process.env['PAIRS_N'] ?? 4);
@@ -58,20 +57,6 @@ function threadDelta(a: Map<string, number>, b: Map<string, number>): string {
     .map(([k, v]) => `${k}=${(v - (a.get(k) ?? 0)).toFixed(2)}`)
     .filter((t) => !t.endsWith('=0.00'))
     .join(' ');
-}
-
-async function download(consumer: string, goproxy: string, work: string): Promise<number> {
-  const home = await fs.mkdtemp(path.join(work, 'go-'));
-  const env = goEnv(home, {
-    GOPROXY: goproxy,
-    GOSUMDB: 'off',
-    GOCACHE: path.join(work, 'gocache'),
-  });
-  const started = performance.now();
-  await goRun(['mod', 'download', 'all'], consumer, env);
-  const seconds = (performance.now() - started) / 1000;
-  await removeDir(home);
-  return seconds;
 }
 
 async function main(): Promise<void> {

@@ -40,8 +40,6 @@ import {
   buildGotree,
   buildTree,
   DEBIAN_MODULES,
-  goEnv,
-  goRun,
   hasXMod,
   missingGo,
   startNginx,
@@ -49,6 +47,7 @@ import {
 } from '../../test/helpers/go.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
+import { download } from './common.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import {
   cpuProfCommand,
@@ -110,21 +109,6 @@ async function startNora(upstream: string, work: string): Promise<NoraProcess> {
 
 function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED';
-}
-
-/** `go mod download all` with an empty module cache; seconds. */
-async function download(consumer: string, goproxy: string, work: string): Promise<number> {
-  const home = await fs.mkdtemp(path.join(work, 'go-'));
-  const env = goEnv(home, {
-    GOPROXY: goproxy,
-    GOSUMDB: 'off',
-    GOCACHE: path.join(work, 'gocache'),
-  });
-  const started = performance.now();
-  await goRun(['mod', 'download', 'all'], consumer, env);
-  const seconds = (performance.now() - started) / 1000;
-  await removeDir(home);
-  return seconds;
 }
 
 async function main(): Promise<void> {
