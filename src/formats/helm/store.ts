@@ -270,12 +270,8 @@ export function deletedVersionConflict(
   version: string,
   deleted: { version: string; digest: string; deleted_at: number },
 ): RegistryError {
-  const what =
-    deleted.version === version
-      ? `${name}-${version}.tgz`
-      : `${name}-${version}.tgz is the same SemVer version as ${name}-${deleted.version}.tgz, which`;
   return new RegistryError(
     'CONFLICT',
-    `${what} was deleted on ${new Date(deleted.deleted_at).toISOString()}, and versions are immutable on this server ([helm] allow_overwrite = false): a deleted version may come back only with the archive it had (${deleted.digest}), not other bytes. Publish the changed chart as a new version (raise version in Chart.yaml)`,
+    `${sameVersionAs(name, version, deleted.version)} was deleted on ${new Date(deleted.deleted_at).toISOString()}, and versions are immutable on this server ([helm] allow_overwrite = false): a deleted version may come back only with the archive it had (${deleted.digest}), not other bytes. Publish the changed chart as a new version (raise version in Chart.yaml)`,
   );
 }
