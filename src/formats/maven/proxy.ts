@@ -731,8 +731,9 @@ export class MavenProxy implements MavenSource {
   /**
    * Prefetch ([maven] prefetch): once a POM whose packaging makes a jar (`jar` or none, `bundle`,
    * `maven-plugin`, `ejb`) was fetched from an upstream and answered (#verifiedFile calls this in
-   * the event loop's next turn), its jar is fetched too, in the background, through the same verified path as a client's request (checksum checked before
-   * commit, one fetch per path, misses remembered). Maven reads the POMs of a plugin's whole
+   * the event loop's next turn), its jar is fetched too, in the background, through the same
+   * verified path as a client's request (checksum checked before commit, one fetch per path,
+   * misses remembered). Maven reads the POMs of a plugin's whole
    * dependency tree, one request at a time, before it downloads their jars: those then come from
    * the cache, or join the fetch already running. The cost is upstream traffic for a jar nobody
    * asks for (a version that lost Maven's conflict mediation). A prefetch that fails is
