@@ -7,7 +7,10 @@ import { tmp } from '../harness.ts';
 import {
   cargoEnv,
   downloadedCrates,
+  lockedPackages,
+  writeConsumer,
   writeSourceReplacement,
+  type TreeManifest,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
 export const CARGO = findTool('cargo') ?? 'cargo';
@@ -38,4 +41,23 @@ export async function cargoFetch(
   }
   await fs.rm(home, { recursive: true, force: true });
   return seconds;
+}
+
+/**
+ * A consumer project depending on every crate of `manifest`, its lockfile generated against the
+ * sparse index at `index`: its directory and how many crates the lockfile names (itself not
+ * counted).
+ */
+export async function lockedConsumer(
+  manifest: TreeManifest,
+  index: string,
+): Promise<{ consumer: string; crates: number }> {
+  const consumer = await tmp('nora-bench-cargo-consumer-', { readable: true });
+  await writeConsumer(consumer, manifest, index);
+  await run(CARGO, ['generate-lockfile'], {
+    cwd: consumer,
+    env: cargoEnv(await tmp('nora-bench-cargo-home-', { readable: true })),
+    timeoutMs: 300_000,
+  });
+  return { consumer, crates: (await lockedPackages(consumer)).length - 1 };
 }

@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
 import { run } from '../../test/helpers/tools.ts';
-import { CARGO, cargoFetch } from './common.ts';
+import { cargoFetch, lockedConsumer } from './common.ts';
 import {
   cpuSeconds,
   log,
@@ -27,13 +27,7 @@ import {
   stopOnExit,
   tmp,
 } from '../harness.ts';
-import {
-  cargoEnv,
-  lockedPackages,
-  makeTree,
-  startNginx,
-  writeConsumer,
-} from '../../test/e2e/cargo-proxy/real-tree.ts';
+import { makeTree, startNginx } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
 const ROUNDS = Math.max(1, Math.floor(Number(process.env['BENCH_ROUNDS'] ?? 4)) || 1);
 const ROOTS = (process.env['BENCH_NORA_ROOTS'] ?? '')
@@ -68,14 +62,7 @@ try {
   await run('chmod', ['-R', 'a+rX', root]);
   const nginx = await startNginx(await tmp('nora-bench-cargo-nginx-', { readable: true }), root, 2);
   onCleanup(() => nginx.stop());
-  const consumer = await tmp('nora-bench-cargo-consumer-', { readable: true });
-  await writeConsumer(consumer, manifest, nginx.index);
-  await run(CARGO, ['generate-lockfile'], {
-    cwd: consumer,
-    env: cargoEnv(await tmp('nora-bench-cargo-home-', { readable: true })),
-    timeoutMs: 300_000,
-  });
-  const crates = (await lockedPackages(consumer)).length - 1;
+  const { consumer, crates } = await lockedConsumer(manifest, nginx.index);
   log(`${crates} crates; ${ROUNDS} rounds over ${ROOTS.length} checkouts`);
   const figures = new Map(
     ROOTS.map((r) => [

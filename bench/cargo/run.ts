@@ -35,7 +35,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { run } from '../../test/helpers/tools.ts';
-import { CARGO, cargoFetch } from './common.ts';
+import { cargoFetch, lockedConsumer } from './common.ts';
 import {
   cpuProfCommand,
   cpuSeconds,
@@ -51,13 +51,10 @@ import {
 } from '../harness.ts';
 import { compareRates, describeComparison, PAIRS } from '../wrk.ts';
 import {
-  cargoEnv,
-  lockedPackages,
   makeTree,
   type Nginx,
   startNginx,
   type TreeManifest,
-  writeConsumer,
 } from '../../test/e2e/cargo-proxy/real-tree.ts';
 import { BASELINES, baselineSummary, startBaselines } from '../node-baselines.ts';
 
@@ -108,14 +105,7 @@ async function get(url: string): Promise<Buffer> {
 }
 
 async function fetchRounds(nginx: Nginx, root: string, manifest: TreeManifest): Promise<void> {
-  const consumer = await tmp('nora-bench-cargo-consumer-', { readable: true });
-  await writeConsumer(consumer, manifest, nginx.index);
-  await run(CARGO, ['generate-lockfile'], {
-    cwd: consumer,
-    env: cargoEnv(await tmp('nora-bench-cargo-home-', { readable: true })),
-    timeoutMs: 300_000,
-  });
-  const crates = (await lockedPackages(consumer)).length - 1;
+  const { consumer, crates } = await lockedConsumer(manifest, nginx.index);
   log(
     `\n== cargo fetch of a lockfile of ${crates} crates (${(manifest.bytes / 1e6).toFixed(1)} MB of .crate files), empty CARGO_HOME; ` +
       `${ROUNDS} round(s), fresh NORA each, order alternating`,

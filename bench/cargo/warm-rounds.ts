@@ -14,16 +14,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
-import { run } from '../../test/helpers/tools.ts';
-import { CARGO, cargoFetch } from './common.ts';
+import { cargoFetch, lockedConsumer } from './common.ts';
 import { cpuSeconds, runCleanups, stop, stopOnExit, tmp } from '../harness.ts';
-import {
-  cargoEnv,
-  lockedPackages,
-  makeTree,
-  startNginx,
-  writeConsumer,
-} from '../../test/e2e/cargo-proxy/real-tree.ts';
+import { makeTree, startNginx } from '../../test/e2e/cargo-proxy/real-tree.ts';
 
 const ROOTS = (process.env['ROOTS'] ?? process.cwd()).split(',').filter((root) => root !== '');
 const WARM = Math.max(1, Number(process.env['WARM'] ?? 3) || 3);
@@ -50,14 +43,7 @@ function counters(text: string): Map<string, number> {
 await fs.mkdir(TREE, { recursive: true, mode: 0o755 });
 const manifest = await makeTree(TREE);
 const nginx = await startNginx(await tmp('nora-bench-cargo-warm-nginx-'), TREE);
-const consumer = await tmp('nora-bench-cargo-warm-consumer-', { readable: true });
-await writeConsumer(consumer, manifest, nginx.index);
-await run(CARGO, ['generate-lockfile'], {
-  cwd: consumer,
-  env: cargoEnv(await tmp('nora-bench-cargo-warm-home-', { readable: true })),
-  timeoutMs: 300_000,
-});
-const crates = (await lockedPackages(consumer)).length - 1;
+const { consumer, crates } = await lockedConsumer(manifest, nginx.index);
 
 const results: Record<string, { cpu: number[]; wall: number[] }> = {};
 for (let pair = 0; pair < PAIRS; pair++) {

@@ -21,3 +21,19 @@ export async function download(consumer: string, goproxy: string, work: string):
   await removeDir(home);
   return seconds;
 }
+
+/**
+ * A consumer module at `dir` (created) requiring each of `modules` at its version (go.mod only,
+ * `go 1.19`): what `go mod download all` resolves in the benches.
+ */
+export async function writeConsumerModule(
+  dir: string,
+  modules: readonly { readonly path: string; readonly version: string }[],
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  const requires = modules.map((m) => `\t${m.path} ${m.version}\n`).join('');
+  await fs.writeFile(
+    path.join(dir, 'go.mod'),
+    `module example.com/bench\n\ngo 1.19\n\nrequire (\n${requires})\n`,
+  );
+}

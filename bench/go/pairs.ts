@@ -27,7 +27,7 @@ import {
 } from '../../test/helpers/go.ts';
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
-import { download } from './common.ts';
+import { download, writeConsumerModule } from './common.ts';
 import { cpuSeconds, log, onCleanup, runCleanups, stop, stopOnExit } from '../harness.ts';
 
 const N = Number(process.env['PAIRS_N'] ?? 4);
@@ -70,14 +70,10 @@ async function main(): Promise<void> {
   const nginx = await startNginx(path.join(work, 'nginx'), tree);
   onCleanup(() => nginx.stop());
   const consumer = path.join(work, 'consumer');
-  await fs.mkdir(consumer, { recursive: true });
-  const requires = [...DEBIAN_MODULES, synthetic[0] ?? { path: '', version: '' }]
-    .map((m) => `\t${m.path} ${m.version}\n`)
-    .join('');
-  await fs.writeFile(
-    path.join(consumer, 'go.mod'),
-    `module example.com/bench\n\ngo 1.19\n\nrequire (\n${requires})\n`,
-  );
+  await writeConsumerModule(consumer, [
+    ...DEBIAN_MODULES,
+    synthetic[0] ?? { path: '', version: '' },
+  ]);
   for (let i = 0; i < N; i++) {
     const order: ('A' | 'B')[] = i % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const line: string[] = [];

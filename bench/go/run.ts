@@ -47,7 +47,7 @@ import {
 } from '../../test/helpers/go.ts';
 import { freePort, startNoraProcess, type NoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
-import { download } from './common.ts';
+import { download, writeConsumerModule } from './common.ts';
 import { missingTools, run } from '../../test/helpers/tools.ts';
 import {
   cpuProfCommand,
@@ -142,14 +142,10 @@ async function main(): Promise<void> {
   onCleanup(() => nginx.stop());
 
   const consumer = path.join(work, 'consumer');
-  await fs.mkdir(consumer, { recursive: true });
-  const requires = [...DEBIAN_MODULES, synthetic[0] ?? { path: '', version: '' }]
-    .map((m) => `\t${m.path} ${m.version}\n`)
-    .join('');
-  await fs.writeFile(
-    path.join(consumer, 'go.mod'),
-    `module example.com/bench\n\ngo 1.19\n\nrequire (\n${requires})\n`,
-  );
+  await writeConsumerModule(consumer, [
+    ...DEBIAN_MODULES,
+    synthetic[0] ?? { path: '', version: '' },
+  ]);
 
   // The consumer of the JIT warm-up set (BENCH_GO_JIT_WARM): its first module requires the rest.
   const warmConsumer = path.join(work, 'jit-warm-consumer');
