@@ -119,6 +119,18 @@ export async function tokensBody(
   const listed = (await api.list(principal, {})) as { tokens: Json[] };
   const str = (v: unknown): string =>
     typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+  // One token's POST form (CSRF token, op, id, a danger button; `after` beside the button):
+  // the row's Revoke (op=confirm-revoke) and the confirmation's "Revoke it" (op=revoke).
+  const tokenForm = (op: string, id: string, label: string, after: Html | '' = ''): Html =>
+    html`<form class="inline" method="post" action="${action}">
+      <input type="hidden" name="csrf" value="${csrf}" /><input
+        type="hidden"
+        name="op"
+        value="${op}"
+      /><input type="hidden" name="id" value="${id}" /><button class="danger" type="submit">
+        ${label}</button
+      >${after}
+    </form>`;
   const rows = listed.tokens.map(
     (t) =>
       html`<tr data-token="${str(t['id'])}">
@@ -130,20 +142,7 @@ export async function tokensBody(
           ${t['expires_at'] === null ? tr('tokens.never') : str(t['expires_at'])}${t['expired'] === true ? ` ${tr('tokens.expired')}` : ''}
         </td>
         <td>${t['last_used_at'] === null ? '–' : str(t['last_used_at'])}</td>
-        <td>
-          <form class="inline" method="post" action="${action}">
-            <input type="hidden" name="csrf" value="${csrf}" /><input
-              type="hidden"
-              name="op"
-              value="confirm-revoke"
-            /><input type="hidden" name="id" value="${str(t['id'])}" /><button
-              class="danger"
-              type="submit"
-            >
-              ${tr('tokens.revoke')}
-            </button>
-          </form>
-        </td>
+        <td>${tokenForm('confirm-revoke', str(t['id']), tr('tokens.revoke'))}</td>
       </tr>`,
   );
   const roles = rolesUpTo(principal);
@@ -175,19 +174,12 @@ export async function tokensBody(
               ${tr('tokens.confirmRevoke', { id: str(asked['hash_prefix']) })}
               ${str(asked['description']) === '' ? '' : html`(${str(asked['description'])})`}
             </p>
-            <form class="inline" method="post" action="${action}">
-              <input type="hidden" name="csrf" value="${csrf}" /><input
-                type="hidden"
-                name="op"
-                value="revoke"
-              /><input type="hidden" name="id" value="${str(asked['id'])}" /><button
-                class="danger"
-                type="submit"
-              >
-                ${tr('tokens.confirmButton')}
-              </button>
-              <a href="${action}">${tr('tokens.cancel')}</a>
-            </form>
+            ${tokenForm(
+              'revoke',
+              str(asked['id']),
+              tr('tokens.confirmButton'),
+              html`<a href="${action}">${tr('tokens.cancel')}</a>`,
+            )}
           </div>`;
   return html`${confirm} ${created}
     ${outcome.revoked === undefined ? '' : html`<div class="notice good" id="revoked">${tr('tokens.revoked', { id: outcome.revoked })}</div>`}
