@@ -30,8 +30,7 @@ const EN = {
   'error.badRequest': 'Bad request',
   'error.backToDashboard': 'back to the dashboard',
   'error.tooManyRequests': 'Too many failed sign-ins',
-  'error.retryAfter': 'Try again in {seconds} seconds.',
-  'error.retryAfterOne': 'Try again in 1 second.',
+  'error.retryAfter': 'Try again in {seconds, plural, one {# second} other {# seconds}}.',
   'signin.title': 'Sign in required',
   'signin.reload':
     'Reload the page to sign in with the user and password (or API token) your clients use.',
@@ -50,9 +49,11 @@ const EN = {
   'fact.appVersion': 'App version',
   'fact.listing': 'Listing',
   'fact.curation': 'Curation',
-  'fact.listingFirst': 'the first {count} entries; the rest: GET {url}',
-  'fact.bytes': '{bytes} bytes',
-  'fact.bytesMetadata': '{bytes} bytes (+ {metadata} bytes of PEP 658 metadata)',
+  'fact.listingFirst':
+    'the first {count, plural, one {# entry} other {# entries}}; the rest: GET {url}',
+  'fact.bytes': '{bytes, plural, one {# byte} other {# bytes}}',
+  'fact.bytesMetadata':
+    '{bytes, plural, one {# byte} other {# bytes}} (+ {metadata, plural, one {# byte} other {# bytes}} of PEP 658 metadata)',
   'fact.requires': 'requires {spec}',
   'mark.yanked': 'yanked',
   'mark.deprecated': 'deprecated',
@@ -70,7 +71,7 @@ const EN = {
   'curation.quarantine': '{what} is in quarantine',
   'curation.none': '{what} is allowed',
   'curation.availableFrom': 'available from {at}',
-  'mark.folder': 'folder, {files} files',
+  'mark.folder': 'folder, {files, plural, one {# file} other {# files}}',
   'action.push': 'push',
   'action.pull': 'pull',
   'action.delete': 'delete',
@@ -131,11 +132,12 @@ const EN = {
   'dash.repositories': 'Repositories',
   'dash.repositoriesSub': '{hosted} hosted · {proxy} proxy · {group} group',
   'dash.hostedVersions': 'Hosted versions',
-  'dash.hostedSub': '{names} names · {bytes}',
+  'dash.hostedSub': '{names, plural, one {# name} other {# names}} · {bytes}',
   'dash.storageUsed': 'Storage used',
   'dash.blobStore': 'blob store',
   'dash.hitRatio': 'Proxy cache hit ratio',
-  'dash.hitSub': '{hits} hits · {misses} misses',
+  'dash.hitSub':
+    '{hits, plural, one {# hit} other {# hits}} · {misses, plural, one {# miss} other {# misses}}',
   'dash.registries': 'Registries',
   'dash.mountPoints': 'Mount points',
   'dash.activity': 'Activity',
@@ -181,8 +183,8 @@ const RU: MessageTable = {
   'error.badRequest': 'Неверный запрос',
   'error.backToDashboard': 'назад к обзору',
   'error.tooManyRequests': 'Слишком много неудачных входов',
-  'error.retryAfter': 'Повторите через {seconds} с.',
-  'error.retryAfterOne': 'Повторите через 1 с.',
+  'error.retryAfter':
+    'Повторите через {seconds, plural, one {# секунду} few {# секунды} many {# секунд} other {# секунды}}.',
   'signin.title': 'Требуется вход',
   'signin.reload':
     'Перезагрузите страницу, чтобы войти с теми же именем и паролем (или API-токеном), что и клиенты.',
@@ -201,9 +203,11 @@ const RU: MessageTable = {
   'fact.appVersion': 'Версия приложения',
   'fact.listing': 'Список',
   'fact.curation': 'Курирование',
-  'fact.listingFirst': 'первые {count} записей; остальные: GET {url}',
-  'fact.bytes': '{bytes} байт',
-  'fact.bytesMetadata': '{bytes} байт (+ {metadata} байт метаданных PEP 658)',
+  'fact.listingFirst':
+    '{count, plural, one {первая # запись} few {первые # записи} many {первые # записей} other {первые # записи}}; остальные: GET {url}',
+  'fact.bytes': '{bytes, plural, one {# байт} few {# байта} many {# байт} other {# байта}}',
+  'fact.bytesMetadata':
+    '{bytes, plural, one {# байт} few {# байта} many {# байт} other {# байта}} (+ {metadata, plural, one {# байт} few {# байта} many {# байт} other {# байта}} метаданных PEP 658)',
   'fact.requires': 'требует {spec}',
   'mark.yanked': 'отозвана',
   'mark.deprecated': 'устарела',
@@ -220,7 +224,8 @@ const RU: MessageTable = {
   'curation.quarantine': '{what} на карантине',
   'curation.none': '{what} разрешена',
   'curation.availableFrom': 'доступна с {at}',
-  'mark.folder': 'папка, файлов: {files}',
+  'mark.folder':
+    'папка, {files, plural, one {# файл} few {# файла} many {# файлов} other {# файла}}',
   'action.push': 'публикация',
   'action.pull': 'загрузка',
   'action.delete': 'удаление',
@@ -279,13 +284,16 @@ const RU: MessageTable = {
   'th.lastUsed': 'Последнее использование',
   'dash.formatsEnabled': 'Включённые форматы',
   'dash.repositories': 'Репозитории',
-  'dash.repositoriesSub': 'локальных {hosted} · прокси {proxy} · групп {group}',
+  'dash.repositoriesSub':
+    '{hosted, plural, one {# локальный} few {# локальных} many {# локальных} other {# локального}} · {proxy} прокси · {group, plural, one {# группа} few {# группы} many {# групп} other {# группы}}',
   'dash.hostedVersions': 'Локальные версии',
-  'dash.hostedSub': 'имён {names} · {bytes}',
+  'dash.hostedSub':
+    '{names, plural, one {# имя} few {# имени} many {# имён} other {# имени}} · {bytes}',
   'dash.storageUsed': 'Занято в хранилище',
   'dash.blobStore': 'хранилище блобов',
   'dash.hitRatio': 'Попадания в кэш прокси',
-  'dash.hitSub': 'попаданий {hits} · промахов {misses}',
+  'dash.hitSub':
+    '{hits, plural, one {# попадание} few {# попадания} many {# попаданий} other {# попадания}} · {misses, plural, one {# промах} few {# промаха} many {# промахов} other {# промаха}}',
   'dash.registries': 'Реестры',
   'dash.mountPoints': 'Точки подключения',
   'dash.activity': 'Активность',
@@ -326,7 +334,6 @@ const ZH: MessageTable = {
   'error.backToDashboard': '返回概览',
   'error.tooManyRequests': '登录失败次数过多',
   'error.retryAfter': '请在 {seconds} 秒后重试。',
-  'error.retryAfterOne': '请在 1 秒后重试。',
   'signin.title': '需要登录',
   'signin.reload': '请刷新页面，使用客户端所用的用户名和密码（或 API 令牌）登录。',
   'signin.invalid': '凭据无效',
@@ -460,7 +467,8 @@ export const MESSAGES: Readonly<Record<Language, MessageTable>> = { en: EN, ru: 
 
 /**
  * A language's messages: `t(key, vars)` is the key's text with each `{name}` replaced by
- * `vars.name` (plain text: the caller's `html` template escapes it; a missing var stays as is).
+ * `vars.name` and each count in the noun form its number takes (`formatMessage`; plain text:
+ * the caller's `html` template escapes it; a missing var stays as is).
  */
 export type Translate = (
   key: MessageKey,
@@ -472,11 +480,128 @@ export function translator(language: Language): Translate {
   const table = MESSAGES[language];
   return (key, vars) => {
     const text = table[key];
-    if (vars === undefined) return text;
-    return text.replace(/\{([a-z]+)\}/g, (whole, name: string) =>
-      name in vars ? String(vars[name]) : whole,
-    );
+    return vars === undefined ? text : formatMessage(language, text, vars);
   };
+}
+
+/** A plural argument's selectors: CLDR's categories, or `=N` for one exact number. */
+const PLURAL_SELECTOR = /^(?:zero|one|two|few|many|other|=[0-9]+)$/;
+
+/** Each language's CLDR plural rules (`Intl.PluralRules`: 1 file, 2 files; 1 файл, 2 файла, 5 файлов). */
+const PLURAL_RULES: Readonly<Record<Language, Intl.PluralRules>> = {
+  en: new Intl.PluralRules('en'),
+  ru: new Intl.PluralRules('ru'),
+  zh: new Intl.PluralRules('zh'),
+};
+
+/** The plural categories a count in `language` can take (`other` always among them). */
+export function pluralCategories(language: Language): readonly string[] {
+  return PLURAL_RULES[language].resolvedOptions().pluralCategories;
+}
+
+/** One `{…}` argument of a message: a plain `{name}`, or a count `{name, plural, …}`. */
+export interface MessageArgument {
+  readonly name: string;
+  /** A count's forms by selector (`one`, `few`, `many`, `other`, `=0`…); absent for `{name}`. */
+  readonly plural?: Readonly<Record<string, string>>;
+}
+
+/** The index of the `}` that closes the `{` at `open` (nested braces counted), -1 when none. */
+function closingBrace(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === '{') depth++;
+    else if (text[i] === '}' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * The argument written inside a message's braces, undefined when it is neither form (then the
+ * text stays as written). A count is ICU MessageFormat's plural subset, the notation translators
+ * know: `{files, plural, one {# file} other {# files}}`, `#` standing for the number; each form
+ * may hold further arguments.
+ */
+function parseArgument(inner: string): MessageArgument | undefined {
+  if (/^[a-z]+$/.test(inner)) return { name: inner };
+  const head = /^([a-z]+),\s*plural,/.exec(inner);
+  if (head === null) return undefined;
+  const plural: Record<string, string> = {};
+  let rest = inner.slice(head[0].length);
+  for (;;) {
+    rest = rest.trimStart();
+    if (rest === '') break;
+    const open = rest.indexOf('{');
+    const selector = open === -1 ? '' : rest.slice(0, open).trim();
+    const close = open === -1 ? -1 : closingBrace(rest, open);
+    if (!PLURAL_SELECTOR.test(selector) || close === -1 || selector in plural) return undefined;
+    plural[selector] = rest.slice(open + 1, close);
+    rest = rest.slice(close + 1);
+  }
+  return 'other' in plural ? { name: head[1] ?? '', plural } : undefined;
+}
+
+/** Every argument of `text`, in order, each count's forms' own arguments after it. */
+export function messageArguments(text: string): MessageArgument[] {
+  const found: MessageArgument[] = [];
+  for (let at = text.indexOf('{'); at !== -1;) {
+    const close = closingBrace(text, at);
+    if (close === -1) break;
+    const argument = parseArgument(text.slice(at + 1, close));
+    if (argument === undefined) {
+      at = text.indexOf('{', at + 1);
+      continue;
+    }
+    found.push(argument);
+    for (const form of Object.values(argument.plural ?? {})) found.push(...messageArguments(form));
+    at = text.indexOf('{', close + 1);
+  }
+  return found;
+}
+
+/**
+ * `text` in `language` with its arguments filled from `vars` (`messageArguments`): `{name}` by
+ * the value, a count by the form its number selects — an exact `=N` first, else the language's
+ * CLDR category (`PLURAL_RULES`), else `other` — with `#` replaced by the number. An argument
+ * whose var is absent (or, for a count, not a number) stays as written.
+ */
+export function formatMessage(
+  language: Language,
+  text: string,
+  vars: Readonly<Record<string, string | number>>,
+): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf('{'); at !== -1; at = text.indexOf('{', at + 1)) {
+    const close = closingBrace(text, at);
+    if (close === -1) break;
+    const argument = parseArgument(text.slice(at + 1, close));
+    if (argument === undefined) continue;
+    const filled = fillArgument(language, argument, vars);
+    if (filled !== undefined) {
+      out += text.slice(from, at) + filled;
+      from = close + 1;
+    }
+    at = close;
+  }
+  return out + text.slice(from);
+}
+
+/** `argument`'s text from `vars` (`formatMessage`), undefined when it stays as written. */
+function fillArgument(
+  language: Language,
+  argument: MessageArgument,
+  vars: Readonly<Record<string, string | number>>,
+): string | undefined {
+  const value = vars[argument.name];
+  if (value === undefined) return undefined;
+  if (argument.plural === undefined) return String(value);
+  const count = typeof value === 'number' ? value : Number(value);
+  if (String(value).trim() === '' || !Number.isFinite(count)) return undefined;
+  const forms = argument.plural;
+  const form =
+    forms[`=${count}`] ?? forms[PLURAL_RULES[language].select(count)] ?? forms.other ?? '';
+  return formatMessage(language, form.replaceAll('#', String(value)), vars);
 }
 
 /** `value` when it names a language (case-insensitive), else undefined. */

@@ -651,13 +651,7 @@ function lockedOutPage(
     'error.tooManyRequests',
     (t) =>
       html`<p class="empty">${refusal.message}</p>
-        ${
-          retry === undefined
-            ? ''
-            : html`<p>
-                ${retry === '1' ? t('error.retryAfterOne') : t('error.retryAfter', { seconds: retry })}
-              </p>`
-        }`,
+        ${retry === undefined ? '' : html`<p>${t('error.retryAfter', { seconds: retry })}</p>`}`,
   );
 }
 

@@ -11,6 +11,7 @@ import {
   fromAcceptLanguage,
   LANGUAGES,
   MESSAGES,
+  messageArguments,
   pickLanguage,
   translator,
 } from '../../../src/ui/i18n.ts';
@@ -25,8 +26,9 @@ async function get(server: TestServer, path: string, headers: Record<string, str
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
+/** The names a message fills in: `{name}` and counts' `{name, plural, …}` (their forms' too). */
 const placeholders = (text: string): string[] =>
-  [...text.matchAll(/\{([a-z]+)\}/g)].map((m) => m[1]!).sort();
+  [...new Set(messageArguments(text).map((a) => a.name))].sort();
 
 describe('UI message tables', () => {
   test('every language has exactly the English keys, non-empty, with the same placeholders', () => {

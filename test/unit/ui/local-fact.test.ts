@@ -88,7 +88,7 @@ describe('localMark', () => {
         assert.notEqual(text, en[i], `${language}: ${en[i]}`);
       });
     }
-    assert.equal(localMark({ mark: 'folder', files: 3 }, translator('ru')), 'папка, файлов: 3');
+    assert.equal(localMark({ mark: 'folder', files: 3 }, translator('ru')), 'папка, 3 файла');
   });
 
   test("a mark's detail (a reason, a message) follows as written", () => {
