@@ -682,7 +682,7 @@ function addVerifyCommand(program: Command): void {
   program
     .command('verify')
     .description(
-      'hash every stored blob against its digest, report damaged, unreadable and missing ones (exit 1 when any)',
+      'hash every stored blob against its digest, report damaged, unreadable and missing ones and metadata rows that disagree (exit 1 when any)',
     )
     .option('--remove', 'remove damaged blobs, so uploads and proxy fills store them again')
     .option('-c, --config <file>', 'config file (default: NORA_CONFIG_PATH or ./config.toml)')
@@ -696,12 +696,14 @@ function addVerifyCommand(program: Command): void {
       for (const line of describeVerifyReport(report)) process.stdout.write(`${line}\n`);
       // Damage is news for a cron job or a monitor, removed or not; so is a blob the metadata
       // refers to that storage does not hold, a blob that could not be read, and a check that
-      // could not be made.
+      // could not be made, and rows that disagree (a Helm version in both spellings).
       if (
         report.damaged.length > 0 ||
         report.unreadable.length > 0 ||
         (report.missing ?? 0) > 0 ||
-        report.referencesError !== undefined
+        report.referencesError !== undefined ||
+        (report.inconsistencies ?? []).length > 0 ||
+        report.consistencyError !== undefined
       ) {
         process.exitCode = 1;
       }

@@ -20,6 +20,16 @@ import type { CurationGate } from '../curation/types.ts';
 import type { BrowseRegistry } from '../ui/types.ts';
 import type { ActivityFeed, AuditSink } from '../audit/types.ts';
 
+/** One kind of disagreement among a format's rows, as `nora verify` reports it. */
+export interface ConsistencyFinding {
+  /** What disagrees, what it does to clients and what to do, in one line. */
+  readonly summary: string;
+  /** How many cases there are. */
+  readonly count: number;
+  /** The first few cases, one line each, naming the rows and the step that repairs each. */
+  readonly examples: readonly string[];
+}
+
 /** Everything a format gets from the composition root. */
 export interface FormatContext {
   /** The current configuration (changes on SIGHUP reload: read it per request). */
@@ -181,6 +191,11 @@ export interface FormatModule {
   readonly retention?: RetentionSupport;
   /** Recognising this format's paths under an unknown repository name. Absent: never claims. */
   readonly protocolPath?: ProtocolPath;
+  /**
+   * Checks of the format's own rows that `nora verify` runs after the blobs (read-only): each
+   * finding says what disagrees, how many, the first few rows and what to do. Absent: none.
+   */
+  readonly consistency?: (db: Db) => Promise<readonly ConsistencyFinding[]>;
   /**
    * Mounts the format's routes (its mount and `/repository/<name>/` for its named repositories)
    * inside its own encapsulated Fastify scope.

@@ -19,7 +19,7 @@ import { BucketLeaseHeldError, refuseForeignLease } from '../storage/bucket-leas
 import { createStorageDriver } from '../storage/drivers/index.ts';
 import { BLOBS_PREFIX, blobKey, digestFromBlobKey } from '../storage/keys.ts';
 import type { Db } from '../db/database.ts';
-import type { FormatModule } from '../formats/format.ts';
+import type { ConsistencyFinding, FormatModule } from '../formats/format.ts';
 import { FORMATS } from '../formats/index.ts';
 import { describeReferences, mark } from './collector.ts';
 
@@ -64,6 +64,14 @@ export interface VerifyReport {
   readonly missingExamples?: readonly { digest: string; references: readonly string[] }[];
   /** Why the references could not be read (then missing blobs were not looked for). */
   readonly referencesError?: string;
+  /**
+   * What the formats' own checks of their rows found (FormatModule.consistency: a Helm version
+   * stored as both `1.2.3` and `v1.2.3`…), each with what to do; [] when all agree. Undefined
+   * when not looked for (no references given).
+   */
+  readonly inconsistencies?: readonly ConsistencyFinding[];
+  /** Why a format's check could not run (`<format>: <message>`). */
+  readonly consistencyError?: string;
   readonly seconds: number;
 }
 
@@ -132,6 +140,18 @@ export async function verifyBlobs(
     referenced === undefined || options.references === undefined
       ? undefined
       : await findMissing(driver, options.references, referenced, present);
+  let inconsistencies: ConsistencyFinding[] | undefined;
+  let consistencyError: string | undefined;
+  if (options.references !== undefined) {
+    inconsistencies = [];
+    for (const format of options.references.formats) {
+      try {
+        inconsistencies.push(...((await format.consistency?.(options.references.db)) ?? []));
+      } catch (err) {
+        consistencyError = `${format.format}: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+  }
   if (options.references !== undefined && referencesError === undefined) {
     // The first few unreadable and damaged blobs name what refers to them (a removal line says
     // which artifacts it left without bytes), as the missing ones do.
@@ -155,6 +175,8 @@ export async function verifyBlobs(
     foreign,
     ...(missing === undefined ? {} : { missing: missing.count, missingExamples: missing.examples }),
     ...(referencesError === undefined ? {} : { referencesError }),
+    ...(inconsistencies === undefined ? {} : { inconsistencies }),
+    ...(consistencyError === undefined ? {} : { consistencyError }),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -288,6 +310,16 @@ export function describeVerifyReport(report: VerifyReport): string[] {
     }
     const named = report.missingExamples?.length ?? 0;
     if (n > named) lines.push(`  … and ${n - named} more`);
+  }
+  for (const finding of report.inconsistencies ?? []) {
+    lines.push(finding.summary);
+    for (const example of finding.examples) lines.push(`  ${example}`);
+    if (finding.count > finding.examples.length) {
+      lines.push(`  … and ${finding.count - finding.examples.length} more`);
+    }
+  }
+  if (report.consistencyError !== undefined) {
+    lines.push(`could not check the metadata's consistency: ${report.consistencyError}`);
   }
   if (report.foreign > 0) {
     lines.push(`${report.foreign} files under blobs/ are not named by a digest (left alone)`);

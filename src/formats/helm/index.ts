@@ -24,6 +24,7 @@ import { HelmService } from './service.ts';
 import { HelmStore } from './store.ts';
 import { HELM_CACHE, helmBrowse } from './browse.ts';
 import { cacheIndexMigration, cacheIndexUpkeepMigration } from '../../ui/cache-index.ts';
+import { helmVersionPairs } from './consistency.ts';
 
 export const HELM_MOUNT = '/helm';
 
@@ -62,6 +63,7 @@ export function createHelmFormat(options: HelmFormatOptions = {}): FormatModule 
       { table: 'helm_charts', column: 'digest' },
       { table: 'helm_charts', column: 'prov_digest' },
     ],
+    consistency: (db) => helmVersionPairs(db.$extendTables<HelmTables>()),
     defaultRepositories(config: AppConfig): RepositoryConfig[] {
       const helm = config.helm;
       const repos: RepositoryConfig[] = [
