@@ -156,7 +156,7 @@ async function dispatch(
         .header('location', `${prefix}/${encodePath(parsed.path)}`)
         .type('text/plain; charset=utf-8')
         .send(
-          `${answer.status === 201 ? 'stored' : 'replaced'} ${parsed.path} (${answer.size} bytes, sha256 ${answer.sha256})\n`,
+          `${answer.status === 201 ? 'stored' : 'replaced'} ${parsed.path} (${answer.size === 1 ? '1 byte' : `${answer.size} bytes`}, sha256 ${answer.sha256})\n`,
         );
     }
     case 'DELETE': {

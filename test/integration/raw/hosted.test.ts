@@ -58,7 +58,14 @@ describe('raw hosted (auth off)', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '10');
     assert.equal(head.body, '');
-    assert.equal((await put('tools/1.0/tool.tar.gz', 'x')).status, 201);
+    assert.equal(
+      put1.body,
+      `stored tools/1.0/notes.txt (10 bytes, sha256 ${sha256('hello raw\n')})\n`,
+    );
+    // One byte is "1 byte", never "1 bytes" (twenty-ninth session).
+    const one = await put('tools/1.0/tool.tar.gz', 'x');
+    assert.equal(one.status, 201);
+    assert.equal(one.body, `stored tools/1.0/tool.tar.gz (1 byte, sha256 ${sha256('x')})\n`);
     assert.equal((await get('tools/1.0/tool.tar.gz')).headers['content-type'], 'application/gzip');
     assert.equal((await get('tools/1.0/absent.bin')).status, 404);
   });
