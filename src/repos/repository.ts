@@ -216,6 +216,7 @@ export class RepositoryRegistry {
       live.metadataTtl = updated.metadataTtl;
       live.serveStale = updated.serveStale;
       live.protectHostedNames = updated.protectHostedNames;
+      live.shadowCheckUpstream = updated.shadowCheckUpstream;
     }
     return [];
   }
