@@ -233,7 +233,12 @@ export async function takeoverCheck(
  * slow, nothing cached): if it does, groups guarding hosted names now serve only npm-hosted's
  * versions of it (protect_hosted_names)`.
  */
-export function notAskedWarning(proxies: string, what: string, target: string, versions: string) {
+export function notAskedWarning(
+  proxies: string,
+  what: string,
+  target: string,
+  versions: string,
+): string {
   return `could not ask ${proxies} whether its upstream has ${what} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target}'s ${versions} of it (protect_hosted_names)`;
 }
 
@@ -330,7 +335,9 @@ export async function upstreamAnswer(
 ): Promise<boolean | 'unknown'> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'unknown'>((resolve) => {
-    timer = setTimeout(() => resolve('unknown'), ms);
+    timer = setTimeout(() => {
+      resolve('unknown');
+    }, ms);
   });
   try {
     return await Promise.race([ask().catch(() => 'unknown' as const), late]);
