@@ -48,6 +48,25 @@ describe('npm: shadow_check_upstream', () => {
     assert.equal(fresh.json<{ warnings?: unknown }>().warnings, undefined, 'nothing to warn of');
   });
 
+  test('a takeover shadow_names allows is said in the answer too', async () => {
+    await using upstream = await startTestServer();
+    const up = new NpmHttp(`${upstream.url}/npm`);
+    assert.equal((await up.publish({ name: 'up-mine', version: '1.0.0' })).status, 201);
+    await using server = await startTestServer({
+      config: {
+        npm: { proxy: `${upstream.url}/npm/`, shadow_check_upstream: true, shadow_names: ['up-*'] },
+      },
+    });
+    const res = await new NpmHttp(`${server.url}/npm`).publish({
+      name: 'up-mine',
+      version: '9.0.0',
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.deepEqual(res.json<{ warnings: string[] }>().warnings, [
+      "package up-mine is new in npm-hosted and group npm serves it from its proxy member npm-proxy; from now on that group serves only npm-hosted's versions of it (protect_hosted_names; allowed by shadow_names)",
+    ]);
+  });
+
   test('an unreachable upstream does not block the publish: the answer warns', async () => {
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
