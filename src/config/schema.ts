@@ -443,6 +443,13 @@ export const repositorySchema = z.preprocess(
        * (dependency confusion). Default true; the default groups follow their format section's key.
        */
       protect_hosted_names: z.boolean().optional(),
+      /**
+       * npm and PyPI proxy: the first publish of a name into a hosted repository (the takeover
+       * check of groups guarding hosted names) asks this proxy's upstream whether it has the name
+       * when nothing is cached, as Cargo, Go, Maven and Helm do; false: its cache only (a write
+       * never sends a name upstream). Default: the format section's `shadow_check_upstream`.
+       */
+      shadow_check_upstream: z.boolean().optional(),
       /** May anonymous clients read this repository? Overrides `[auth] anonymous_read` here. */
       anonymous_read: z.boolean().optional(),
       /**
@@ -459,6 +466,17 @@ export const repositorySchema = z.preprocess(
           code: 'custom',
           path: ['upstreams'],
           message: 'a proxy repository needs at least one upstream',
+        });
+      }
+      if (
+        repo.shadow_check_upstream !== undefined &&
+        (repo.kind !== 'proxy' || (repo.format !== 'npm' && repo.format !== 'pypi'))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shadow_check_upstream'],
+          message:
+            'only an npm or pypi proxy repository asks its upstream on a first publish (shadow_check_upstream)',
         });
       }
       if (repo.kind === 'group' && repo.members.length === 0) {

@@ -15,7 +15,8 @@
  * name?); the format words the answer in its protocol's error shape (`refusalText`,
  * `methodNotAllowed`, or its own sentence). A proxy member's probe reads its cache only: a write
  * never sends a name upstream (it may be a private name), so a name nobody read through NORA yet
- * keeps the 404.
+ * keeps the 404. (The one exception is opt-in: npm's and PyPI's first-publish takeover check asks
+ * the upstream of a proxy repository configured with `shadow_check_upstream`.)
  */
 import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
@@ -158,8 +159,13 @@ export interface TakeoverProbe {
   readonly target: Repository;
   /** The name as group membership paths spell it. */
   readonly name: string;
-  /** Whether the proxy member serves the name, from its CACHE only (a write never goes upstream). */
-  readonly cached: (proxy: Repository) => Promise<boolean>;
+  /**
+   * Whether the proxy member serves the name: from its CACHE only by default (a write never goes
+   * upstream); a format whose proxy may ask its upstream on a first publish (npm's and PyPI's
+   * `shadow_check_upstream`) answers `unknown` when that upstream could not be asked in time
+   * and nothing is cached (the publish goes ahead, with a warning: `takeoverCheck`'s `notAsked`).
+   */
+  readonly cached: (proxy: Repository) => Promise<boolean | 'unknown'>;
   /** Whether a hosted member holds the name now: then no proxy serves it through the group. */
   readonly hostedHolds: (hosted: Repository) => Promise<boolean>;
 }
@@ -175,7 +181,32 @@ export interface TakeoverProbe {
  * member already holds the name (the proxies are already not asked).
  */
 export async function proxyTakeovers(probe: TakeoverProbe): Promise<HeldElsewhere<true>[]> {
+  return (await takeoverCheck(probe)).taken;
+}
+
+/**
+ * `proxyTakeovers` with the proxy members that could not be asked: `taken`, the takeovers;
+ * `notAsked`, the names of the proxy members whose probe answered `unknown` (their upstream
+ * unreachable or too slow, nothing cached) and that take nothing over elsewhere in the answer.
+ */
+export async function takeoverCheck(
+  probe: TakeoverProbe,
+): Promise<{ taken: HeldElsewhere<true>[]; notAsked: string[] }> {
   const out: HeldElsewhere<true>[] = [];
+  const unknown = new Set<string>();
+  const answers = new Map<string, Promise<boolean>>();
+  // One question per proxy member, however many groups have it (an upstream asked once).
+  const serves = (proxy: Repository): Promise<boolean> => {
+    let answer = answers.get(proxy.name);
+    if (answer === undefined) {
+      answer = probe.cached(proxy).then((found) => {
+        if (found === 'unknown') unknown.add(proxy.name);
+        return found === true;
+      });
+      answers.set(proxy.name, answer);
+    }
+    return answer;
+  };
   for (const group of probe.repositories) {
     if (group.kind !== 'group' || !group.protectHostedNames) continue;
     if (group.format !== probe.target.format) continue;
@@ -186,12 +217,29 @@ export async function proxyTakeovers(probe: TakeoverProbe): Promise<HeldElsewher
       writeTo: probe.target,
       members,
       kinds: ['proxy'],
-      holds: (proxy) => probe.cached(proxy),
+      holds: serves,
       hostedClaims: probe.hostedHolds,
     });
     if (held !== undefined) out.push(held);
   }
-  return out;
+  const notAsked = [...unknown].filter((proxy) => !out.some((t) => t.member.name === proxy));
+  return { taken: out, notAsked };
+}
+
+/**
+ * The warning of a first publish that went ahead while `proxies` (comma-separated) could not be
+ * asked whether their upstream has the name (`takeoverCheck`'s `notAsked`), as Cargo's, Maven's
+ * and Helm's: `could not ask npm-proxy whether its upstream has package lib (unreachable or too
+ * slow, nothing cached): if it does, groups guarding hosted names now serve only npm-hosted's
+ * versions of it (protect_hosted_names)`.
+ */
+export function notAskedWarning(
+  proxies: string,
+  what: string,
+  target: string,
+  versions: string,
+): string {
+  return `could not ask ${proxies} whether its upstream has ${what} (unreachable or too slow, nothing cached): if it does, groups guarding hosted names now serve only ${target}'s ${versions} of it (protect_hosted_names)`;
 }
 
 /** What a format says in `takeoverRefusal` and `takeoverWarnings`. */
@@ -256,4 +304,44 @@ export function takeoverWarning(
 ): string {
   const target = taken[0]?.writeTo.name ?? '';
   return `${words.what} is new in ${target} and ${takenText(taken)}; from now on ${taken.length === 1 ? 'that group serves' : 'those groups serve'} only ${target}'s ${words.versions} of it (protect_hosted_names; allowed by shadow_names)`;
+}
+
+/**
+ * How long the takeover check of a first publish waits for `proxy`'s upstream (npm, PyPI), in
+ * ms, or undefined when it reads the proxy's cache only (the default: a write never sends a name
+ * upstream). `on` is the format section's `shadow_check_upstream` (a repository's own setting
+ * wins), waited for as Maven's: at most `[circuit_breaker] stale_after` seconds, `proxy_timeout`
+ * when that is 0 (the proxy's own, else `timeout`, the section's).
+ */
+export function upstreamCheckWait(
+  proxy: Repository,
+  on: boolean,
+  timeout: number,
+  staleAfter: number,
+): number | undefined {
+  if (!(proxy.shadowCheckUpstream ?? on)) return undefined;
+  const limit = proxy.proxyTimeout ?? timeout;
+  return (staleAfter > 0 ? Math.min(staleAfter, limit) : limit) * 1000;
+}
+
+/**
+ * Whether an upstream has a name, asked by `ask` (true: it has, false: it answered "no such
+ * name"), waited for at most `ms`: `unknown` when it failed or did not answer in time (the
+ * question goes on; what it fetches is cached for the next read).
+ */
+export async function upstreamAnswer(
+  ask: () => Promise<boolean>,
+  ms: number,
+): Promise<boolean | 'unknown'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'unknown'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('unknown');
+    }, ms);
+  });
+  try {
+    return await Promise.race([ask().catch(() => 'unknown' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -36,6 +36,11 @@ export interface Repository {
    * `membersForName`). Updated by a reload.
    */
   readonly protectHostedNames: boolean;
+  /**
+   * npm/PyPI proxy: whether the takeover check of a first publish asks its upstream
+   * (`shadow_check_upstream`); undefined = the format section's. Updated by a reload.
+   */
+  readonly shadowCheckUpstream?: boolean | undefined;
   /** True for the repositories behind NORA's fixed mounts. */
   readonly isDefault: boolean;
 }
@@ -59,6 +64,7 @@ export function toRepository(config: RepositoryConfig, isDefault: boolean): Repo
     metadataTtl: config.metadata_ttl,
     serveStale: config.serve_stale,
     protectHostedNames: config.protect_hosted_names ?? true,
+    shadowCheckUpstream: config.shadow_check_upstream,
     isDefault,
   };
 }
@@ -210,6 +216,7 @@ export class RepositoryRegistry {
       live.metadataTtl = updated.metadataTtl;
       live.serveStale = updated.serveStale;
       live.protectHostedNames = updated.protectHostedNames;
+      live.shadowCheckUpstream = updated.shadowCheckUpstream;
     }
     return [];
   }

@@ -28,6 +28,15 @@ export const npmSectionSchema = z.object({
    * as Maven's, Helm's and Cargo's are: the takeover hides every upstream version of the package
    * from the installs through the group (docs/npm.md, "Group").
    */
+  /**
+   * Whether the takeover check of a first publish (see `shadow_names`) also asks a proxy's
+   * upstream about a package name nobody fetched through NORA yet (NORA_NPM_SHADOW_CHECK_UPSTREAM),
+   * as Cargo's, Go's, Maven's and Helm's do: the name is sent upstream, waited for at most
+   * `[circuit_breaker] stale_after` (`proxy_timeout` when that is 0); an upstream that cannot be
+   * asked in that time does not block the publish (it goes ahead with a warning). Off by default:
+   * a write never sends a name upstream. Per proxy: `[[repositories]] shadow_check_upstream`.
+   */
+  shadow_check_upstream: z.boolean().default(false),
   shadow_names: z
     .array(
       z.string().regex(/^[A-Za-z0-9@/_.~*-]{1,214}$/, {

@@ -26,7 +26,9 @@ import {
   creationRefusal,
   type HeldElsewhere,
   heldElsewhere,
-  proxyTakeovers,
+  notAskedWarning,
+  takeoverCheck,
+  upstreamAnswer,
   refusalText,
   takeoverRefusal,
   takeoverWarning,
@@ -108,6 +110,12 @@ export interface NpmServiceDeps {
    * over from a guarding group's proxy member (#refuseTakeover). Absent: none.
    */
   readonly shadowNames?: () => readonly string[];
+  /**
+   * How long the takeover check of a first publish waits for the upstream of the proxy member
+   * `proxy`, ms (`shadow_check_upstream`, group-write.ts upstreamCheckWait); undefined or absent:
+   * it reads that proxy's cache only.
+   */
+  readonly upstreamCheckWait?: (proxy: Repository) => number | undefined;
   readonly log?: Logger | undefined;
   /**
    * Curation (src/curation/types.ts): internal names never go to a proxy member; a proxied
@@ -530,7 +538,7 @@ export class NpmService {
             'attachments are not accepted on a revision update',
           );
         await this.#refuseSecondPackage(repo, target, name);
-        await this.#refuseTakeover(target, name);
+        const warnings = await this.#refuseTakeover(target, name);
         const input = await ingestPublish(
           this.#deps.blobs,
           name,
@@ -542,7 +550,15 @@ export class NpmService {
         // The path names the package percent-encoded (`@acme%2fwidget`) and no version: the
         // audit line says which version(s) this publish stored, under the decoded name.
         noteArtifact(`${name}@${input.versions.map((v) => v.version).join(',')}`);
-        return { ok: true, id: name, rev: revString(newRev, name), success: true };
+        return {
+          ok: true,
+          id: name,
+          rev: revString(newRev, name),
+          success: true,
+          // What the takeover check could not settle (npm prints nothing of a success: the log
+          // says it too).
+          ...(warnings.length > 0 ? { warnings } : {}),
+        };
       }
       // `npm owner add/rm` and `npm star` PUT the packument with what they change: refused as
       // commands NORA does not have, before any other judgement of the body (unsupported.ts).
@@ -904,26 +920,42 @@ export class NpmService {
    * upstream version from `npm install` through it. Refused (409, npm prints it) unless
    * `[npm] shadow_names` lists the name; then it goes ahead and the log says what it took over
    * (npm prints nothing of a successful answer). "Serves": the proxy's cached packument
-   * (NpmUpstream.cached): a write never sends a name upstream, so a public name nobody installed
-   * through NORA yet is not refused. Unpublishing every version gives the name back (#holds).
+   * (NpmUpstream.cached): by default a write never sends a name upstream, so a public name nobody
+   * installed through NORA yet is not refused. A proxy with `shadow_check_upstream` is asked
+   * (its packument, fetched and cached as a read would) when nothing is cached, waited for
+   * `upstreamCheckWait`; one that cannot be asked in time does not block the publish: the
+   * returned warning lines (logged too) say so. Unpublishing every version gives the name back
+   * (#holds).
    */
-  async #refuseTakeover(target: Repository, name: string): Promise<void> {
-    if ((await this.#deps.store.get(target.name, name)) !== undefined) return;
+  async #refuseTakeover(target: Repository, name: string): Promise<string[]> {
+    if ((await this.#deps.store.get(target.name, name)) !== undefined) return [];
     const repositories = this.#deps.repositories;
-    const taken = await proxyTakeovers({
+    const { taken, notAsked } = await takeoverCheck({
       repositories: repositories.byFormat('npm'),
       membersOf: (group, path) => repositories.membersOf(group, path),
       target,
       name,
-      cached: async (proxy) =>
-        this.#deps.upstream(proxy) !== undefined && (await this.#upstreamOf(proxy).cached(name)),
+      cached: async (proxy) => {
+        if (this.#deps.upstream(proxy) === undefined) return false;
+        const upstream = this.#upstreamOf(proxy);
+        if (await upstream.cached(name)) return true;
+        const wait = this.#deps.upstreamCheckWait?.(proxy);
+        // Internal names (curation) never go to a proxy member.
+        if (wait === undefined || this.#askable([proxy], name).length === 0) return false;
+        return upstreamAnswer(async () => (await upstream.packument(name)) !== undefined, wait);
+      },
       hostedHolds: (member) => this.#holds(member, name),
     });
-    if (taken.length === 0) return;
     const words = { what: `package ${name}`, versions: 'versions' };
+    const warnings =
+      notAsked.length === 0
+        ? []
+        : [notAskedWarning(notAsked.join(', '), words.what, target.name, words.versions)];
+    for (const line of warnings) this.#deps.log?.warn({ package: name }, `npm publish: ${line}`);
+    if (taken.length === 0) return warnings;
     if ((this.#deps.shadowNames?.() ?? []).some((glob) => compileGlob(glob).test(name))) {
       this.#deps.log?.warn({ package: name }, `npm publish: ${takeoverWarning(taken, words)}`);
-      return;
+      return [takeoverWarning(taken, words), ...warnings];
     }
     throw takeoverRefusal(taken, {
       ...words,

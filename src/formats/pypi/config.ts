@@ -55,6 +55,15 @@ export const pypiSectionSchema = z.object({
    * is refused (409), as Maven's, Helm's and Cargo's are: the takeover hides every upstream
    * release from the installs through the group (docs/pypi.md, "Group").
    */
+  /**
+   * Whether the takeover check of a first publish (see `shadow_names`) also asks a proxy's
+   * upstream about a project name nobody fetched through NORA yet (NORA_PYPI_SHADOW_CHECK_UPSTREAM),
+   * as Cargo's, Go's, Maven's and Helm's do: the name is sent upstream, waited for at most
+   * `[circuit_breaker] stale_after` (`proxy_timeout` when that is 0); an upstream that cannot be
+   * asked in that time does not block the publish (it goes ahead with a warning). Off by default:
+   * a write never sends a name upstream. Per proxy: `[[repositories]] shadow_check_upstream`.
+   */
+  shadow_check_upstream: z.boolean().default(false),
   shadow_names: z
     .array(
       z.string().regex(/^[A-Za-z0-9_.*-]{1,200}$/, {

@@ -4,6 +4,7 @@
  * `/pypi` (JSON API and management); named pypi repositories at `/repository/<name>/simple` and
  * `/repository/<name>/pypi` (uploads also to `/repository/<name>/`).
  */
+import { upstreamCheckWait } from '../../repos/group-write.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -240,6 +241,15 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         operations,
         jsonApi: backends.jsonApi,
         shadowNames: () => context.config().pypi.shadow_names,
+        upstreamCheckWait: (proxy) => {
+          const config = context.config();
+          return upstreamCheckWait(
+            proxy,
+            config.pypi.shadow_check_upstream,
+            config.pypi.proxy_timeout,
+            config.circuit_breaker.stale_after,
+          );
+        },
         log: context.log,
         curation: context.curation,
       });

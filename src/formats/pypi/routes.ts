@@ -386,7 +386,11 @@ async function dispatch(
       );
       // The audit event's artifact: the upload posts to the repository's root.
       noteArtifact(`${result.project}/${result.filename}`);
-      return reply.type('text/plain; charset=utf-8').send(`OK: ${result.filename} stored\n`);
+      // Warnings of the takeover check (twine prints nothing of a success; the log has them).
+      const warned = (result.warnings ?? []).map((line) => `warning: ${line}\n`).join('');
+      return reply
+        .type('text/plain; charset=utf-8')
+        .send(`OK: ${result.filename} stored\n${warned}`);
     }
     case 'json': {
       allowMethods(method, ['GET']);

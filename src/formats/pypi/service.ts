@@ -23,7 +23,9 @@ import {
   creationRefusal,
   type HeldElsewhere,
   heldElsewhere,
-  proxyTakeovers,
+  notAskedWarning,
+  takeoverCheck,
+  upstreamAnswer,
   refusalText,
   takeoverRefusal,
   takeoverWarning,
@@ -68,6 +70,8 @@ export interface UploadRequest {
 export interface UploadResult {
   readonly project: string;
   readonly filename: string;
+  /** What the takeover check could not settle or allowed (#refuseTakeover); absent: none. */
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -128,6 +132,12 @@ export interface PypiServiceDeps {
    * over from a guarding group's proxy member (#refuseTakeover). Absent: none.
    */
   readonly shadowNames?: () => readonly string[];
+  /**
+   * How long the takeover check of a first upload waits for the upstream of the proxy member
+   * `proxy`, ms (`shadow_check_upstream`, group-write.ts upstreamCheckWait); undefined or absent:
+   * it reads that proxy's cache only.
+   */
+  readonly upstreamCheckWait?: (proxy: Repository) => number | undefined;
   readonly log?: Logger | undefined;
   /** Curation (src/curation/types.ts): names the rule when a group's file is a blocked version. */
   readonly curation?: CurationGate;
@@ -316,8 +326,9 @@ export class PypiService {
     const refused = refusalBeforeName(principal, () => {
       this.#checkWrite(repo, target, principal, 'write', undefined);
     });
+    let warnings: readonly string[] = [];
     try {
-      return await this.#operations().upload(target, {
+      const result = await this.#operations().upload(target, {
         ...request,
         authorize: (project) => {
           this.#checkWrite(repo, target, principal, 'write', project);
@@ -326,10 +337,11 @@ export class PypiService {
         },
         admit: async (project) => {
           await this.#refuseSecondProject(repo, target, project);
-          await this.#refuseTakeover(target, project);
+          warnings = await this.#refuseTakeover(target, project);
         },
         refused,
       });
+      return warnings.length > 0 ? { ...result, warnings } : result;
     } catch (err) {
       throw refusedAnswer(err, refused);
     }
@@ -551,33 +563,49 @@ export class PypiService {
    * upstream release from pip through it. Refused (409, before anything is stored; twine prints
    * it) unless `[pypi] shadow_names` lists the project; then it goes ahead and the log says what
    * it took over (twine prints nothing of a success). "Serves": the proxy's cached page
-   * (PypiSource.cachedPage: a write never sends a project name upstream, so a public project
-   * nobody installed through NORA yet is not refused). Deleting every hosted file gives the name
-   * back (`holdsProject`).
+   * (PypiSource.cachedPage: by default a write never sends a project name upstream, so a public
+   * project nobody installed through NORA yet is not refused). A proxy with
+   * `shadow_check_upstream` is asked (its page, fetched and cached as a read would) when nothing
+   * is cached, waited for `upstreamCheckWait`; one that cannot be asked in time does not block the
+   * upload: the returned warning lines (logged too) say so. Deleting every hosted file gives the
+   * name back (`holdsProject`).
    */
-  async #refuseTakeover(target: Repository, project: string): Promise<void> {
+  async #refuseTakeover(target: Repository, project: string): Promise<string[]> {
     const operations = this.#deps.operations;
     const proxy = this.#deps.proxy;
-    if (operations?.holdsProject === undefined || proxy.cachedPage === undefined) return;
+    if (operations?.holdsProject === undefined || proxy.cachedPage === undefined) return [];
     const holds = (member: Repository) =>
       operations.holdsProject?.(member, project) ?? Promise.resolve(false);
-    if (await holds(target)) return;
+    if (await holds(target)) return [];
     const repositories = this.#deps.repositories;
-    const taken = await proxyTakeovers({
+    const { taken, notAsked } = await takeoverCheck({
       repositories: repositories.byFormat('pypi'),
       membersOf: (group, path) => repositories.membersOf(group, path),
       target,
       name: project,
-      cached: async (member) =>
-        ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
+      cached: async (member) => {
+        if (((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0) return true;
+        const wait = this.#deps.upstreamCheckWait?.(member);
+        if (wait === undefined) return false;
+        // The page as a read fetches it (internal names are never asked: curatedPypiSource).
+        return upstreamAnswer(
+          async () => ((await proxy.projectPage(member, project))?.files.length ?? 0) > 0,
+          wait,
+        );
+      },
       hostedHolds: holds,
     });
-    if (taken.length === 0) return;
     const words = { what: `project ${project}`, versions: 'releases' };
+    const warnings =
+      notAsked.length === 0
+        ? []
+        : [notAskedWarning(notAsked.join(', '), words.what, target.name, words.versions)];
+    for (const line of warnings) this.#deps.log?.warn({ project }, `pypi upload: ${line}`);
+    if (taken.length === 0) return warnings;
     const globs = this.#deps.shadowNames?.() ?? [];
     if (globs.some((glob) => compileGlob(normalizeProjectName(glob)).test(project))) {
       this.#deps.log?.warn({ project }, `pypi upload: ${takeoverWarning(taken, words)}`);
-      return;
+      return [takeoverWarning(taken, words), ...warnings];
     }
     throw takeoverRefusal(taken, {
       ...words,

@@ -571,3 +571,32 @@ test('a list variable starting with "[" that is no TOML array of strings is a co
     /auth\.admin_users \(from NORA_AUTH_ADMIN_USERS\)/,
   );
 });
+
+test('shadow_check_upstream: off by default; only an npm or pypi proxy repository takes it', () => {
+  const config = configSchema.parse({});
+  assert.equal(config.npm.shadow_check_upstream, false);
+  assert.equal(config.pypi.shadow_check_upstream, false);
+  const proxy = parseConfigObject({
+    repositories: [
+      {
+        name: 'p',
+        format: 'pypi',
+        kind: 'proxy',
+        upstreams: ['https://a.example/simple/'],
+        shadow_check_upstream: true,
+      },
+    ],
+  });
+  assert.equal(proxy.config.repositories[0]?.shadow_check_upstream, true);
+  for (const repo of [
+    { name: 'h', format: 'npm', kind: 'hosted' },
+    { name: 'c', format: 'cargo', kind: 'proxy', upstreams: ['https://a.example/'] },
+  ]) {
+    assert.match(
+      configError(() =>
+        parseConfigObject({ repositories: [{ ...repo, shadow_check_upstream: true }] }),
+      ),
+      /repositories\[0\]\.shadow_check_upstream: only an npm or pypi proxy repository asks its upstream on a first publish/,
+    );
+  }
+});
