@@ -51,6 +51,50 @@ async function threadTimes(pid: number | undefined): Promise<number[]> {
   return out;
 }
 
+/**
+ * BENCH_CPU_PROF_DIR: NORA runs with `--inspect` on a free loopback port and V8's sampling profiler
+ * (100 µs) covers the cold round only; `<checkout>-<round>.cpuprofile` is written there (read it
+ * with `node bench/profile-top.ts FILE`). The profiler's own cost is in that round's CPU figure.
+ */
+const PROF_DIR =
+  process.env['BENCH_CPU_PROF_DIR'] !== undefined && process.env['BENCH_CPU_PROF_DIR'] !== ''
+    ? path.resolve(process.env['BENCH_CPU_PROF_DIR'])
+    : undefined;
+
+/** Profiler.start over the inspector's WebSocket; `stop()` resolves to the profile. */
+async function startProfiler(port: number): Promise<{ stop(): Promise<unknown> }> {
+  const targets = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const socket = new WebSocket(targets[0]?.webSocketDebuggerUrl ?? '');
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve, { once: true });
+    socket.addEventListener('error', reject, { once: true });
+  });
+  let id = 0;
+  const waiting = new Map<number, (result: unknown) => void>();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
+  });
+  const send = (method: string, params: object = {}): Promise<unknown> =>
+    new Promise((resolve) => {
+      id += 1;
+      waiting.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 100 });
+  await send('Profiler.start');
+  return {
+    async stop() {
+      const result = (await send('Profiler.stop')) as { profile: unknown };
+      socket.close();
+      return result.profile;
+    },
+  };
+}
+
 try {
   if (ROOTS.length === 0) throw new Error('BENCH_NORA_ROOTS: comma-separated checkout paths');
   const given = process.env['BENCH_CARGO_TREE'];
@@ -80,12 +124,14 @@ try {
     for (const checkout of order) {
       const dir = await tmp('nora-bench-cargo-', { readable: true });
       const port = await freePort();
+      const inspectPort = PROF_DIR === undefined ? undefined : await freePort();
       const nora = await startNoraProcess({
         port,
         command: [
           ...WRAP,
           process.execPath,
           ...NODE_FLAGS,
+          ...(inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`]),
           path.join(checkout, 'bin/nora.js'),
           'serve',
         ],
@@ -121,7 +167,32 @@ try {
                   { stdio: 'ignore' },
                 )
               : undefined;
-          if (strace !== undefined) await new Promise((r) => setTimeout(r, 1500));
+          // BENCH_PERF_DIR: `perf record -F 1999 -g` of NORA's cold round (run with
+          // BENCH_NODE_FLAGS=--perf-basic-prof so JavaScript frames get names).
+          const perfDir = process.env['BENCH_PERF_DIR'];
+          const perf =
+            phase === 'cold' && perfDir !== undefined && perfDir !== ''
+              ? spawn(
+                  'perf',
+                  [
+                    'record',
+                    '-F',
+                    '1999',
+                    '-g',
+                    '-p',
+                    String(nora.child.pid),
+                    '-o',
+                    path.join(perfDir, `${path.basename(checkout)}-${round + 1}.data`),
+                  ],
+                  { stdio: 'ignore' },
+                )
+              : undefined;
+          if (strace !== undefined || perf !== undefined)
+            await new Promise((r) => setTimeout(r, 1500));
+          const profiler =
+            phase === 'cold' && inspectPort !== undefined
+              ? await startProfiler(inspectPort)
+              : undefined;
           const threadsBefore = await threadTimes(nora.child.pid);
           const before = await cpuSeconds(nora.child.pid);
           const wall = await cargoFetch(consumer, `${nora.url}/cargo/index/`, crates);
@@ -129,9 +200,15 @@ try {
           const threads = (await threadTimes(nora.child.pid)).map(
             (t, i) => t - (threadsBefore[i] ?? 0),
           );
-          if (strace !== undefined) {
-            const exited = new Promise((r) => strace.on('exit', r));
-            strace.kill('SIGINT');
+          if (profiler !== undefined && PROF_DIR !== undefined) {
+            const file = path.join(PROF_DIR, `${path.basename(checkout)}-${round + 1}.cpuprofile`);
+            await fs.writeFile(file, JSON.stringify(await profiler.stop()));
+            log(`profile of the cold round: ${file}`);
+          }
+          for (const tracer of [strace, perf]) {
+            if (tracer === undefined) continue;
+            const exited = new Promise((r) => tracer.on('exit', r));
+            tracer.kill('SIGINT');
             await exited;
           }
           f[phase].push(cpu);
