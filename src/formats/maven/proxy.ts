@@ -553,12 +553,13 @@ export class MavenProxy implements MavenSource {
 
   /**
    * The answer for a cached file's row; `open` reads its bytes (default: the blob; a fill not yet
-   * committed reads the fill), `body` when they are in memory.
+   * committed reads the fill). Its `lateChecksum` reads them through `open`, never through a
+   * body held in a closure: the hot-file cache keeps these answers far longer than their bodies
+   * (HOT_FILES_BYTES of entries, HOT_BODIES_BYTES of bodies).
    */
   #opened(
     digest: Digest,
     row: MavenProxyFilesTable,
-    body?: Buffer,
     open?: (range?: ReadRange) => Promise<Readable>,
   ): OpenedMavenFile {
     const blobs = this.#deps.blobs;
@@ -571,15 +572,14 @@ export class MavenProxy implements MavenSource {
       checksums,
       modifiedAt: row.fetched_at,
       open: read,
-      lateChecksum: (algorithm) =>
-        this.#lateChecksum(row, checksums, algorithm, body ?? (() => read())),
+      lateChecksum: (algorithm) => this.#lateChecksum(row, checksums, algorithm, read),
     };
   }
 
   /**
    * A checksum of a cached file that was not computed at its fill (md5, sha512: rarely asked
    * for, so not hashed over every file fetched; the file's own sha1 and sha256 always are):
-   * computed once from the stored bytes (the body when held, else the blob), written into
+   * computed once from the stored bytes (the fill's while it commits, else the blob), written into
    * `checksums` and the file's row, so it is computed at most once per file, restarts included.
    * Concurrent requests share one computation.
    */
@@ -587,7 +587,7 @@ export class MavenProxy implements MavenSource {
     row: MavenProxyFilesTable,
     checksums: Record<ChecksumName, string>,
     algorithm: ChecksumName,
-    bytes: Buffer | (() => Promise<Readable>),
+    read: () => Promise<Readable>,
   ): Promise<string> {
     if (checksums[algorithm] !== '') return checksums[algorithm];
     const key = `${row.repository}\n${row.path}\n${row.digest}\n${algorithm}`;
@@ -595,8 +595,7 @@ export class MavenProxy implements MavenSource {
     if (computing === undefined) {
       computing = (async () => {
         const hash = createHash(algorithm);
-        if (Buffer.isBuffer(bytes)) hash.update(bytes);
-        else for await (const chunk of await bytes()) hash.update(chunk as Buffer);
+        for await (const chunk of await read()) hash.update(chunk as Buffer);
         const hex = hash.digest('hex');
         checksums[algorithm] = hex;
         // A row still to be written (#record) is written with it; a written one is updated.
@@ -791,7 +790,7 @@ export class MavenProxy implements MavenSource {
     const { fill, digest } = result;
     const blobs = this.#deps.blobs;
     const file: OpenedMavenFile = {
-      ...this.#opened(digest, row, result.body, (range) =>
+      ...this.#opened(digest, row, (range) =>
         fill.state === 'committed' || fill.state === 'failed'
           ? blobs.open(digest, range)
           : Promise.resolve(fill.reader(range)),

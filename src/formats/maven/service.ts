@@ -213,7 +213,6 @@ export class MavenService {
     // A checksum still to compute (lateChecksum): `read` computes it.
     if (
       parsed.kind === 'checksum' &&
-      kept !== undefined &&
       kept.checksums[parsed.algorithm] === '' &&
       kept.checksumDocuments[parsed.algorithm] === undefined
     )
