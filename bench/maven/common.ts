@@ -92,6 +92,8 @@ export async function warmUp(noraUrl: string): Promise<void> {
 export function noraCommand(profiles: {
   readonly cpuProfDir?: string | undefined;
   readonly heapProfDir?: string | undefined;
+  /** Another checkout's root (its bin/nora.js): interleaved builds (cold-cpu.ts BENCH_BUILDS). */
+  readonly root?: string | undefined;
 }): string[] {
   const { cpuProfDir, heapProfDir } = profiles;
   return [
@@ -99,7 +101,7 @@ export function noraCommand(profiles: {
     ...NODE_FLAGS,
     ...(cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`]),
     ...(heapProfDir === undefined ? [] : ['--heap-prof', `--heap-prof-dir=${heapProfDir}`]),
-    path.join(PROJECT_ROOT, 'bin', 'nora.js'),
+    path.join(profiles.root ?? PROJECT_ROOT, 'bin', 'nora.js'),
     'serve',
   ];
 }

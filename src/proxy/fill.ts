@@ -20,6 +20,7 @@
  * trips fewer per fill. Memory: the body's
  * own bytes, while its readers last (the slab path holds a whole 1 MiB slab for it instead).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { type Digest, formatDigest } from '../core/digest.ts';
@@ -77,11 +78,16 @@ export interface FillOptions extends IngestOptions {
    * caller that keeps it (not to be changed). `ends`: the body's first and last bytes, whatever
    * its size (BodyEnds). Maven: the upstream's `.sha1` against the computed sha1, so its bytes
    * are hashed once, here; an archive no checksum verifies must have a zip end record.
+   * `hashOf(name)`: the hex of a hash over the whole body, the one computed while it arrived when
+   * `hashes` named it, else computed now over the body held (memory, or the spool file once
+   * written): for a checksum needed only sometimes (Maven's `.sha512` when an upstream publishes
+   * no `.sha1` nor `.sha256`), so it is not computed over every body.
    */
   readonly verify?: (
     result: FillResult,
     chunks: readonly Buffer[] | undefined,
     ends: BodyEnds,
+    hashOf: (name: HashName) => Promise<string>,
   ) => Promise<void>;
   /** How long a body of at most HELD_WHOLE_BYTES is held back whole (default HELD_WHOLE_MS). */
   readonly heldWholeMs?: number;
@@ -117,6 +123,26 @@ export interface ReadRange {
   /** Inclusive byte offsets. */
   readonly start?: number;
   readonly end?: number;
+}
+
+/** The hex `name` hash of `chunks`, in order. */
+function hashOfChunks(chunks: readonly Buffer[], name: HashName): string {
+  const hash = createHash(name);
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/** The hex `name` hash of the first `size` bytes of an open file, read positionally. */
+async function hashOfFile(handle: fs.FileHandle, size: number, name: HashName): Promise<string> {
+  const hash = createHash(name);
+  const buffer = Buffer.allocUnsafe(Math.min(size, READ_CHUNK));
+  for (let at = 0; at < size;) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - at), at);
+    if (bytesRead === 0) throw new Error('spool file shrank while hashing');
+    hash.update(buffer.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  return hash.digest('hex');
 }
 
 /**
@@ -445,10 +471,17 @@ export class BlobFill {
         source.label,
       );
       if (options.verify !== undefined) {
+        const handle = this.#handle as fs.FileHandle;
         await options.verify(
           { digest, size, hashes: hex },
           this.#recentStart === 0 ? this.#recent : undefined,
           bodyEnds(this.#recentStart === 0 ? this.#recent : this.#head, this.#recent),
+          async (name) => {
+            const known = hex[name];
+            if (known !== undefined) return known;
+            await flushed;
+            return hashOfFile(handle, size, name);
+          },
         );
       }
       // Readers finish now, from memory: the spool writes still in flight only matter to the
@@ -507,7 +540,12 @@ export class BlobFill {
       const size = this.#received;
       checkReceived(size, announced, digest, options.expected, source.label);
       if (options.verify !== undefined) {
-        await options.verify({ digest, size, hashes: hex }, chunks, bodyEnds(chunks, chunks));
+        await options.verify(
+          { digest, size, hashes: hex },
+          chunks,
+          bodyEnds(chunks, chunks),
+          (name) => Promise.resolve(hex[name] ?? hashOfChunks(chunks, name)),
+        );
       }
       // Verified bytes are final: readers finish from memory while the commit makes them durable.
       this.#settle('verified');

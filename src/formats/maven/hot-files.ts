@@ -287,6 +287,7 @@ export function hotFile(
       : { present: async () => keptBody() !== undefined || (await present()) }),
     ...(found.verified === undefined ? {} : { verified: found.verified }),
     ...(found.curation === undefined ? {} : { curation: found.curation }),
+    ...(found.lateChecksum === undefined ? {} : { lateChecksum: found.lateChecksum }),
     size: found.size,
     checksums: found.checksums,
     modifiedAt: found.modifiedAt,

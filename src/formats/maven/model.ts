@@ -18,8 +18,16 @@ export const CHECKSUM_NAMES: readonly ChecksumName[] = ['md5', 'sha1', 'sha256',
 /** A stored or cached file (artifact, POM, signature…; never maven-metadata.xml). */
 export interface OpenedMavenFile {
   readonly size: number;
-  /** Lowercase hex of every checksum, computed when the bytes were ingested. */
+  /**
+   * Lowercase hex of every checksum, computed when the bytes were ingested; '' for one not
+   * computed yet (a proxied file's md5 and sha512, see `lateChecksum`).
+   */
   readonly checksums: Readonly<Record<ChecksumName, string>>;
+  /**
+   * Computes (from the stored bytes), records and returns a checksum that `checksums` holds as ''
+   * (proxy.ts: md5 and sha512 are computed on their first request, not at every fill).
+   */
+  readonly lateChecksum?: ((algorithm: ChecksumName) => Promise<string>) | undefined;
   /** Milliseconds since the epoch (Last-Modified). */
   readonly modifiedAt: number;
   /**

@@ -7,8 +7,9 @@
  *   then `.sha512`, asked for (while the file streams in), so a missing file costs one checksum
  *   request; from an upstream whose last file had no `.sha1`, all three are asked for with the
  *   file (no round trip more per file; a missing file then costs three). The file is filled into
- *   the blob store (src/proxy/fill.ts), which hashes it once (sha256 addresses the blob; md5,
- *   sha1, sha512 are served as checksums) and whose verify step waits for the upstream checksum
+ *   the blob store (src/proxy/fill.ts), which hashes it once (sha256 addresses the blob, sha1 is
+ *   what clients ask for and the ETag; md5 and sha512 are computed from the stored bytes on
+ *   their first request and recorded, see #lateChecksum) and whose verify step waits for the upstream checksum
  *   and fails the fill when it differs (nothing committed, nothing recorded, nothing served), one
  *   download per (repository, path) at a time. Once verified, the file is served from the fill (its last bytes are still in
  *   memory; a small file's whole body is handed to the hot-file cache) while the commit (fsync,
@@ -21,8 +22,9 @@
  *   file that answers 200 but is not a checksum (an HTML page, garbage, empty) is an upstream
  *   failure for the file, naming it (`sent an invalid .sha1 (an HTML page)`): nothing stored,
  *   never taken as "no checksum published".
- *   Every cached file's md5/sha1/sha256/sha512 (computed from the bytes) are recorded in
- *   `maven_proxy_files` per (repository, path): a cached file costs one SQL lookup. A jar
+ *   Every cached file's sha1/sha256 (and md5/sha512 once asked for; '' until then), computed
+ *   from the bytes, are recorded in `maven_proxy_files` per (repository, path): a cached file
+ *   costs one SQL lookup. A jar
  *   prefetched for its POM (see #prefetchJar) is handed to its first read from memory.
  * - `maven-metadata.xml` is mutable metadata through `engine.resolve` (`metadata:<dir>`): TTL =
  *   the repository's metadata_ttl, else [maven] metadata_ttl; revalidated with If-None-Match /
@@ -36,6 +38,7 @@
  *   (`isUpstreamFailure`: a group treats it as "not here"; a proxy addressed alone answers
  *   502/504 for an uncached miss).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
@@ -46,7 +49,7 @@ import { readAllBounded } from '../../core/streams.ts';
 import type { Db } from '../../db/database.ts';
 import { exclusive, type SqliteHandle, sqliteHandleOf } from '../../db/sqlite-handle.ts';
 import type { ProxyEngine } from '../../proxy/engine.ts';
-import { BlobFill, type BodyEnds, type FillResult } from '../../proxy/fill.ts';
+import { BlobFill, type BodyEnds, type FillResult, type ReadRange } from '../../proxy/fill.ts';
 import { SingleFlight } from '../../proxy/single-flight.ts';
 import type { CachedEntry } from '../../proxy/state.ts';
 import {
@@ -185,6 +188,13 @@ export function curationSubjectOf(path: string): CurationSubject | undefined {
 
 type UpstreamChecksum = { readonly algorithm: ChecksumName; readonly hex: string };
 
+const CHECKSUM_COLUMNS: Readonly<Record<ChecksumName, ChecksumName>> = {
+  md5: 'md5',
+  sha1: 'sha1',
+  sha256: 'sha256',
+  sha512: 'sha512',
+};
+
 const HEX_LENGTH: Readonly<Record<ChecksumName, number>> = {
   md5: 32,
   sha1: 40,
@@ -302,6 +312,8 @@ export class MavenProxy implements MavenSource {
    * running fill, removes it, so a later read never gets a stale hand-over).
    */
   readonly #awaitingRead = new Set<string>();
+  /** Late checksums being computed (see #lateChecksum), by repository, path, digest, algorithm. */
+  readonly #lateChecksums = new Map<string, Promise<string>>();
   #prefetching = 0;
   #closed = false;
 
@@ -539,17 +551,93 @@ export class MavenProxy implements MavenSource {
     return this.#opened(digest, row);
   }
 
+  /**
+   * The answer for a cached file's row; `open` reads its bytes (default: the blob; a fill not yet
+   * committed reads the fill). Its `lateChecksum` reads them through `open`, never through a
+   * body held in a closure: the hot-file cache keeps these answers far longer than their bodies
+   * (HOT_FILES_BYTES of entries, HOT_BODIES_BYTES of bodies).
+   */
   #opened(
     digest: Digest,
-    row: Pick<MavenProxyFilesTable, 'size' | 'md5' | 'sha1' | 'sha256' | 'sha512' | 'fetched_at'>,
+    row: MavenProxyFilesTable,
+    open?: (range?: ReadRange) => Promise<Readable>,
   ): OpenedMavenFile {
     const blobs = this.#deps.blobs;
+    const read = open ?? ((range?: ReadRange) => blobs.open(digest, range));
+    // Filled in place by #lateChecksum: every answer made of this file (the hot-file cache's
+    // too, which keeps this very object) sees a checksum once computed.
+    const checksums = { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 };
     return {
       size: row.size,
-      checksums: { md5: row.md5, sha1: row.sha1, sha256: row.sha256, sha512: row.sha512 },
+      checksums,
       modifiedAt: row.fetched_at,
-      open: (range) => blobs.open(digest, range),
+      open: read,
+      lateChecksum: (algorithm) => this.#lateChecksum(row, checksums, algorithm, read),
     };
+  }
+
+  /**
+   * A checksum of a cached file that was not computed at its fill (md5, sha512: rarely asked
+   * for, so not hashed over every file fetched; the file's own sha1 and sha256 always are):
+   * computed once from the stored bytes (the fill's while it commits, else the blob), written into
+   * `checksums` and the file's row, so it is computed at most once per file, restarts included.
+   * Concurrent requests share one computation.
+   */
+  async #lateChecksum(
+    row: MavenProxyFilesTable,
+    checksums: Record<ChecksumName, string>,
+    algorithm: ChecksumName,
+    read: () => Promise<Readable>,
+  ): Promise<string> {
+    if (checksums[algorithm] !== '') return checksums[algorithm];
+    const key = `${row.repository}\n${row.path}\n${row.digest}\n${algorithm}`;
+    let computing = this.#lateChecksums.get(key);
+    if (computing === undefined) {
+      computing = (async () => {
+        const hash = createHash(algorithm);
+        for await (const chunk of await read()) hash.update(chunk as Buffer);
+        const hex = hash.digest('hex');
+        checksums[algorithm] = hex;
+        // A row still to be written (#record) is written with it; a written one is updated.
+        row[algorithm] = hex;
+        await this.#recordChecksum(row, algorithm, hex);
+        return hex;
+      })().finally(() => this.#lateChecksums.delete(key));
+      this.#lateChecksums.set(key, computing);
+    }
+    return computing;
+  }
+
+  /** Records a late checksum in the file's row, if the row still names the same bytes. */
+  async #recordChecksum(
+    row: MavenProxyFilesTable,
+    algorithm: ChecksumName,
+    hex: string,
+  ): Promise<void> {
+    // The column is one of four fixed names, never client text.
+    const column = CHECKSUM_COLUMNS[algorithm];
+    try {
+      const sqlite = this.#sqlite;
+      if (sqlite !== undefined) {
+        await exclusive(this.#db, () =>
+          sqlite
+            .prepare(
+              `UPDATE maven_proxy_files SET ${column} = ? WHERE repository = ? AND path = ? AND digest = ?`,
+            )
+            .run(hex, row.repository, row.path, row.digest),
+        );
+        return;
+      }
+      await this.#db
+        .updateTable('maven_proxy_files')
+        .set({ [column]: hex })
+        .where('repository', '=', row.repository)
+        .where('path', '=', row.path)
+        .where('digest', '=', row.digest)
+        .execute();
+    } catch {
+      // Not recorded (a read-only or full database): computed again after a restart.
+    }
   }
 
   async #fetchFile(repo: Repository, path: string): Promise<Fetched> {
@@ -702,11 +790,11 @@ export class MavenProxy implements MavenSource {
     const { fill, digest } = result;
     const blobs = this.#deps.blobs;
     const file: OpenedMavenFile = {
-      ...this.#opened(digest, row),
-      open: (range) =>
+      ...this.#opened(digest, row, (range) =>
         fill.state === 'committed' || fill.state === 'failed'
           ? blobs.open(digest, range)
           : Promise.resolve(fill.reader(range)),
+      ),
       body: result.body,
     };
     const key = `${repo.name}\n${path}`;
@@ -905,7 +993,7 @@ export class MavenProxy implements MavenSource {
   }
 
   /**
-   * The file, filled (src/proxy/fill.ts), which hashes it (sha256, md5, sha1, sha512) and whose
+   * The file, filled (src/proxy/fill.ts), which hashes it (sha256, sha1) and whose
    * verify step waits for `checksum()` (asked for only once the file answered 200) and refuses
    * bytes that do not match it, so nothing unverified is committed or served. Resolves as soon as
    * the fill has started (the file answered 200), with the upstream's checksum to come and the
@@ -947,18 +1035,21 @@ export class MavenProxy implements MavenSource {
     const announced = declaredLength(response.header('content-length'));
     let fill: BlobFill;
     try {
-      // The fill hashes the bytes once (sha256 addresses the blob; md5, sha1 and sha512 are the
-      // checksums served), and its verify step waits for the upstream's checksum and refuses
-      // bytes that do not match it before anything is committed or served.
+      // The fill hashes the bytes once with sha256 (the blob's address) and sha1 (the `.sha1`
+      // every Maven repository publishes and every client asks for, and the ETag); its verify
+      // step waits for the upstream's checksum and refuses bytes that do not match it before
+      // anything is committed or served. md5 and sha512, which clients rarely ask for, are
+      // computed on their first request (#lateChecksum), or here over the held body when the
+      // upstream's checksum is a `.sha512`.
       fill = await BlobFill.start(
         this.#deps.blobs,
         { body: response.body, size: announced, label: target.label },
         {
           maxBytes: MAX_PROXIED_FILE_BYTES,
-          hashes: ['md5', 'sha1', 'sha512'],
-          verify: async (result, chunks, ends) => {
+          hashes: ['sha1'],
+          verify: async (result, chunks, ends, hashOf) => {
             const sum = await expected;
-            const got = sum === undefined ? undefined : result.hashes[sum.algorithm];
+            const got = sum === undefined ? undefined : await hashOf(sum.algorithm);
             if (sum !== undefined && got !== sum.hex) {
               throw new RegistryError(
                 'UPSTREAM_FAILED',
@@ -984,7 +1075,10 @@ export class MavenProxy implements MavenSource {
                 );
               }
             }
-            computed = result;
+            computed =
+              sum === undefined || sum.algorithm in result.hashes
+                ? result
+                : { ...result, hashes: { ...result.hashes, [sum.algorithm]: got } };
             // A small file's chunks as received (undici never reuses them): once verified they
             // are the body the hot-file cache keeps, so the next request reads nothing back.
             if (chunks !== undefined && result.size > 0 && result.size <= HOT_BODY_MAX_BYTES) {

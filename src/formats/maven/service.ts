@@ -170,6 +170,16 @@ export class MavenService {
       const streaming = file;
       file = { ...hotFile(await file.verified), curation: streaming.curation };
     }
+    // A checksum not computed at ingest (a proxied file's md5 or sha512): computed from the
+    // stored bytes now, once (kept with the answer, recorded with the file), after curation.
+    if (parsed.kind === 'checksum' && file !== undefined && file.lateChecksum !== undefined) {
+      const { algorithm } = parsed;
+      if (file.checksums[algorithm] === '' && file.checksumDocuments[algorithm] === undefined) {
+        if (file.curation !== undefined) this.#curate(file.curation, true);
+        const hex = await file.lateChecksum(algorithm);
+        file.checksumDocuments[algorithm] ??= checksumDocument(hex, file.modifiedAt);
+      }
+    }
     return this.#fileResult(repo, parsed, target.path, file);
   }
 
@@ -200,6 +210,13 @@ export class MavenService {
     }
     const kept = this.#deps.hotFiles?.peek(repo, target.path) ?? NOT_KEPT;
     if (kept === NOT_KEPT) return undefined;
+    // A checksum still to compute (lateChecksum): `read` computes it.
+    if (
+      parsed.kind === 'checksum' &&
+      kept.checksums[parsed.algorithm] === '' &&
+      kept.checksumDocuments[parsed.algorithm] === undefined
+    )
+      return undefined;
     return this.#fileResult(repo, parsed, target.path, kept);
   }
 

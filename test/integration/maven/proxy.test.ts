@@ -108,8 +108,11 @@ describe('maven proxy and group', () => {
     assert.ok(file);
     assert.ok((await bytesOf(file)).equals(artifact.body));
     assert.equal(file.size, artifact.body.length);
-    for (const algorithm of ['md5', 'sha1', 'sha256', 'sha512'] as const)
+    for (const algorithm of ['sha1', 'sha256'] as const)
       assert.equal(file.checksums[algorithm], hex(algorithm, artifact.body), algorithm);
+    // md5 and sha512: computed on their first request (see the test of lateChecksum below).
+    for (const algorithm of ['md5', 'sha512'] as const)
+      assert.equal(await file.lateChecksum?.(algorithm), hex(algorithm, artifact.body), algorithm);
     assert.deepEqual(upstream.hits.slice(before), [
       `GET /${artifact.path}.sha1`,
       `GET /${artifact.path}`,
@@ -182,8 +185,9 @@ describe('maven proxy and group', () => {
     assert.ok(file);
     assert.ok((await bytesOf(file)).equals(body));
     assert.equal(file.checksums.sha1, hex('sha1', body));
-    assert.equal(file.checksums.md5, hex('md5', body));
-    assert.equal(file.checksums.sha512, hex('sha512', body));
+    assert.equal(file.checksums.sha256, hex('sha256', body));
+    assert.equal(await file.lateChecksum?.('md5'), hex('md5', body));
+    assert.equal(await file.lateChecksum?.('sha512'), hex('sha512', body));
     // The file and its .sha1 are asked for at once; .sha256 only after the .sha1 404.
     const asked = upstream.hits.filter((h) => h.includes('modern-2.0.jar'));
     assert.deepEqual([...asked].sort(), [
@@ -330,6 +334,87 @@ describe('maven proxy and group', () => {
       .where('path' as never, '=', second as never)
       .executeTakeFirst()) as { verified_by?: string } | undefined;
     assert.equal(row?.verified_by, 'sha512');
+  });
+
+  test('md5 and sha512 are not hashed at the fill: computed on first demand, once, and recorded in the row', async () => {
+    const proxyRepo = repo({ name: 'p-late-sums', upstreams: [{ url: upstream.url() }] });
+    const target = 'org/example/late-sums/1.0/late-sums-1.0.jar';
+    const body = Buffer.from('late checksum bytes '.repeat(500));
+    await upstream.put(target, body);
+    const file = await proxy.openFile(proxyRepo, target);
+    assert.ok(file && (await bytesOf(file)).equals(body));
+    await proxy.settled();
+    const rowOf = async () =>
+      (await db
+        .selectFrom('maven_proxy_files' as never)
+        .selectAll()
+        .where('repository' as never, '=', 'p-late-sums' as never)
+        .where('path' as never, '=', target as never)
+        .executeTakeFirst()) as Record<string, string> | undefined;
+    // The fill hashed sha256 (the blob's address) and sha1 (verified, the ETag) only.
+    assert.equal(file.checksums.sha1, hex('sha1', body));
+    assert.equal(file.checksums.sha256, hex('sha256', body));
+    assert.equal(file.checksums.md5, '');
+    assert.equal(file.checksums.sha512, '');
+    assert.equal((await rowOf())?.['md5'], '');
+    assert.equal((await rowOf())?.['sha512'], '');
+    // Asked for: computed from the bytes (concurrent asks share one), kept with the file, recorded.
+    const [md5, again] = await Promise.all([
+      file.lateChecksum?.('md5'),
+      file.lateChecksum?.('md5'),
+    ]);
+    assert.equal(md5, hex('md5', body));
+    assert.equal(again, md5);
+    assert.equal(file.checksums.md5, md5);
+    assert.equal((await rowOf())?.['md5'], md5);
+    assert.equal((await rowOf())?.['sha512'], '');
+    // A restart reads it from the row; the other one is computed from the stored blob.
+    const restarted = new MavenProxy({
+      config: () => ({ maven }) as unknown as AppConfig,
+      db,
+      blobs,
+      proxy: engine,
+    });
+    const cached = await restarted.openFile(proxyRepo, target);
+    assert.ok(cached);
+    assert.equal(cached.checksums.md5, md5);
+    assert.equal(cached.checksums.sha512, '');
+    assert.equal(await cached.lateChecksum?.('sha512'), hex('sha512', body));
+    assert.equal((await rowOf())?.['sha512'], hex('sha512', body));
+    assert.equal(upstream.hitsFor(`GET /${target}`), 1, 'fetched once');
+  });
+
+  test('a file over the in-memory bound verified by a .sha512 alone (hashed from the spool file, not during the fill)', async () => {
+    const proxyRepo = repo({ name: 'p-big-sha512', upstreams: [{ url: upstream.url() }] });
+    const good = 'org/example/big512/1.0/big512-1.0.jar';
+    const bad = 'org/example/big512/1.1/big512-1.1.jar';
+    const body = Buffer.alloc(3 * 1024 * 1024 + 17, 'big sha512 bytes ');
+    await upstream.put(good, body, ['sha512']);
+    await upstream.put(bad, body, []);
+    await upstream.put(`${bad}.sha512`, hex('sha512', Buffer.from('other bytes')), []);
+    const file = await proxy.openFile(proxyRepo, good);
+    assert.ok(file);
+    const served = await bytesOf(file.verified === undefined ? file : await file.verified);
+    assert.ok(served.equals(body));
+    await proxy.settled();
+    const row = (await db
+      .selectFrom('maven_proxy_files' as never)
+      .selectAll()
+      .where('repository' as never, '=', 'p-big-sha512' as never)
+      .where('path' as never, '=', good as never)
+      .executeTakeFirst()) as Record<string, string> | undefined;
+    assert.equal(row?.['verified_by'], 'sha512');
+    assert.equal(row['sha512'], hex('sha512', body), 'the verifying hash is recorded');
+    await assert.rejects(
+      async () => {
+        const f = await proxy.openFile(proxyRepo, bad);
+        if (f?.verified !== undefined) await f.verified;
+      },
+      (err: unknown) => {
+        assert.match((err as Error).message, /not matching its \.sha512/);
+        return isUpstreamFailure(err);
+      },
+    );
   });
 
   test('a miss is remembered for negative_cache_ttl (counted upstream requests)', async () => {

@@ -262,6 +262,36 @@ describe('BlobFill readers', async () => {
     }
   });
 
+  test('verify: hashOf gives a hash the fill did not compute, over the whole body (memory and spool fills)', async () => {
+    for (const size of [0, 200 * 1024, 1024 * 1024 + 3, 9 * 1024 * 1024 + 5]) {
+      for (const announce of [true, false]) {
+        const payload = randomBytes(size);
+        const got: Record<string, string> = {};
+        const fill = await BlobFill.start(
+          blobs,
+          { body: upstream(payload), size: announce ? payload.length : undefined },
+          {
+            hashes: ['sha1'],
+            verify: async (result, _chunks, _ends, hashOf) => {
+              assert.equal(result.hashes.sha512, undefined, 'not hashed while receiving');
+              got['sha512'] = await hashOf('sha512');
+              got['md5'] = await hashOf('md5');
+              got['sha1'] = await hashOf('sha1');
+            },
+          },
+        );
+        assert.ok((await readAll(fill.reader())).equals(payload));
+        await fill.done;
+        for (const name of ['sha512', 'md5', 'sha1'])
+          assert.equal(
+            got[name],
+            createHash(name).update(payload).digest('hex'),
+            `${size} ${name}`,
+          );
+      }
+    }
+  });
+
   test('a small body longer than announced, or not matching its digest, commits nothing', async () => {
     const payload = randomBytes(200 * 1024);
     const longer = await BlobFill.start(
