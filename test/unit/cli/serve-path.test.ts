@@ -95,10 +95,14 @@ for (const args of [['serve'], []]) {
       'src/storage/migrate.ts',
       'src/curation/cli.ts',
       'src/formats/go/publish-cli.ts',
+      // A local store: the S3 driver is loaded only for `[storage] mode = "s3"`.
+      'src/storage/drivers/s3-driver.ts',
     ]) {
       assert.ok(!loaded.includes(module), `${module} was loaded`);
     }
-    assert.ok(!loaded.some((url) => url.includes('node_modules/commander/')), 'commander loaded');
+    for (const npm of ['commander', 'aws4']) {
+      assert.ok(!loaded.some((url) => url.includes(`node_modules/${npm}/`)), `${npm} loaded`);
+    }
   });
 }
 
