@@ -65,7 +65,13 @@ if (globalThis[Symbol.for('nora.earlySighup')] !== undefined) {
 // Cache compiled bytecode across starts (os.tmpdir()/node-compile-cache): ~40% faster start.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
-const { main } = await import('../src/main.ts');
+// A plain `nora`, `nora serve` or `nora serve -c FILE` starts the server without loading the
+// rest of the command line (src/main.ts: commander and ~60 modules of the other commands, ~3 MB
+// of a server's idle memory); every other argument list goes through src/main.ts.
+const argv = process.argv.slice(2);
+const { plainServeOptions, serveMain } = await import('../src/serve-command.ts');
+const serveOptions = plainServeOptions(argv);
+const { main } = serveOptions === undefined ? await import('../src/main.ts') : {};
 // The budget does not hold the tier-up off when bodies are large: a cold `cargo fetch` of 117
 // crates (10 MB of bodies) still set it off, 0.1 s of that round's ~0.9 s of CPU. And the tier-up
 // buys nothing: with perf, llhttp's own code is ~0.2% of the CPU of an undici loop fetching 625 KB
@@ -77,4 +83,5 @@ if (!process.execArgv.some((flag) => flag.startsWith('--wasm-tier-up-filter'))) 
   const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--wasm-tier-up-filter=2147483647');
 }
-await main(process.argv.slice(2));
+if (main !== undefined) await main(argv);
+else await serveMain(argv, serveOptions ?? {});

@@ -12,7 +12,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { allMigrations, databaseFile, loadCheckedConfig } from './app.ts';
 import { addCurationCommands } from './curation/cli.ts';
@@ -27,15 +26,7 @@ import {
 import { BackupCommandError, type BackupReport, runBackup } from './backup/backup.ts';
 import { RestoreCommandError, RestoreRefusedError, runRestore } from './backup/restore.ts';
 import { describeConfig, maskTokensIn } from './config/describe.ts';
-import {
-  ConfigError,
-  describeOverride,
-  loadConfig,
-  loadServerAddress,
-  type LoadedConfig,
-  type LoadOptions,
-} from './config/load.ts';
-import { errnoCode } from './core/errors.ts';
+import { ConfigError, loadConfig, loadServerAddress } from './config/load.ts';
 import { InterruptedError } from './core/interrupts.ts';
 import { openDatabase } from './db/database.ts';
 import { redactText } from './core/redact.ts';
@@ -67,8 +58,11 @@ import {
 } from './formats/oci/nora-import.ts';
 import { OfflineWriteRefusedError } from './storage/offline-write.ts';
 import { describeRePin, RePinFailedError, RePinUsageError, runRePin } from './storage/re-pin.ts';
-import { startServer } from './server.ts';
+import { overrideNotes, quietOnBrokenPipe, runServe } from './serve-command.ts';
 import { VERSION } from './version.ts';
+
+// Where they were before src/serve-command.ts (tests, scripts).
+export { overriddenEdits, overrideNotes } from './serve-command.ts';
 
 export const EXIT_RUNTIME = 1;
 export const EXIT_CONFIG = 2;
@@ -98,19 +92,7 @@ export function buildProgram(): Command {
       if (word !== undefined) {
         throw new UsageError(`nora: unknown command '${word}' (see nora --help)`);
       }
-      const loadOptions: LoadOptions = {
-        env: process.env,
-        ...(opts.config === undefined ? {} : { file: opts.config }),
-      };
-      // Names in [auth] lists are judged once the server has opened its user store.
-      const loaded = await loadCheckedConfig(loadOptions, undefined, 'later');
-      await startServer(loaded.config, {
-        // The file keys a variable overrides, as `config check` notes them: start-up said
-        // nothing, and the first SIGHUP called the unchanged value "the edit" (trial 20 authx F3).
-        warnings: [...loaded.warnings, ...overrideNotes(loaded)],
-        origins: loaded.origins,
-        reload: configReloader(loadOptions, loaded),
-      });
+      await runServe(opts);
     });
 
   const config = program.command('config').description('configuration tools');
@@ -165,58 +147,6 @@ export function buildProgram(): Command {
 
   nameCommandsInErrors(program);
   return program;
-}
-
-/**
- * What SIGHUP runs: the configuration loaded again, from the last file the server read (at start,
- * or by a reload: a ./config.toml made after start). Once a file has been read, a reload that
- * cannot read it is an error that keeps the running configuration, never a fall back to the
- * defaults (which may turn authentication off). Before any file, a missing ./config.toml is
- * still "defaults + environment". A key edited in the file since the last load that a NORA_*
- * variable overrides is warned about (overriddenEdits): the reload keeps the variable's value.
- */
-function configReloader(options: LoadOptions, first: LoadedConfig): () => Promise<LoadedConfig> {
-  let file = first.file;
-  let previous = first;
-  return async () => {
-    const loaded = await loadCheckedConfig(
-      file === undefined ? options : { ...options, file },
-      undefined,
-      'later',
-    );
-    file = loaded.file ?? file;
-    const edits = overriddenEdits(previous, loaded);
-    previous = loaded;
-    return edits.length === 0 ? loaded : { ...loaded, warnings: [...loaded.warnings, ...edits] };
-  };
-}
-
-/**
- * One line per file key a NORA_* variable overrides with another value (`auth.admin_users in
- * /etc/nora/config.toml is overridden by NORA_AUTH_ADMIN_USERS: the file's ["alice"] is not
- * used`): `nora config check` notes them, start-up logs them. The same value in both is no news.
- */
-export function overrideNotes(loaded: LoadedConfig): string[] {
-  return (loaded.overridden ?? [])
-    .filter((override) => override.differs)
-    .map((override) => describeOverride(override, loaded.file));
-}
-
-/**
- * One warning per key whose value in the file changed between two loads while a NORA_* variable
- * overrides it: the edit does nothing, and the reload said nothing (trial 18 authx F11), e.g.
- * `auth.read_only_users in /etc/nora/config.toml is overridden by NORA_AUTH_READ_ONLY_USERS: the
- * file's ["carol","dave"] is not used; the edit takes effect only once the variable is unset and
- * the server restarted`.
- */
-export function overriddenEdits(before: LoadedConfig, after: LoadedConfig): string[] {
-  const was = new Map((before.overridden ?? []).map((o) => [o.key, o.fileValue]));
-  return (after.overridden ?? [])
-    .filter((o) => !isDeepStrictEqual(was.get(o.key), o.fileValue))
-    .map(
-      (o) =>
-        `${describeOverride(o, after.file)}; the edit takes effect only once the variable is unset and the server restarted`,
-    );
 }
 
 /**
@@ -999,130 +929,122 @@ function nameCommandsInErrors(command: Command, path = 'nora'): void {
   for (const sub of command.commands) nameCommandsInErrors(sub, `${path} ${sub.name()}`);
 }
 
-/**
- * A closed stdout (`nora config check | head -1`) ends the command quietly: the reader has what
- * it wanted. Any other stream error is still thrown.
- */
-function quietOnBrokenPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err) => {
-      if (errnoCode(err) === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw err;
-    });
-  }
-}
-
 export async function main(argv: readonly string[]): Promise<void> {
   quietOnBrokenPipe();
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // A HEALTHCHECK line with a bad option is unhealthy (1): Docker reserves exit 2.
-      const probe = argv.find((arg) => !arg.startsWith('-')) === 'healthcheck';
-      process.exitCode = err.exitCode === 0 ? 0 : probe ? EXIT_RUNTIME : EXIT_CONFIG;
-      return;
-    }
-    if (err instanceof GoPublishError) {
-      process.stderr.write(`nora go publish: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof GoDeleteError) {
-      process.stderr.write(`nora go delete: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (
-      err instanceof GcCommandError ||
-      err instanceof GcRefusedError ||
-      err instanceof GcFailedError
-    ) {
-      process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof RetentionCommandError) {
-      process.stderr.write(
-        `nora ${argv.find((arg) => arg.startsWith('retention-')) ?? 'retention'}: ${redactText(err.message)}\n`,
-      );
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof MigrateCommandError) {
-      process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof MigrateUsageError || err instanceof MigrateRefusedError) {
-      // Nothing was read or written: the operator's to fix (flags) or decide (stop the server).
-      process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_CONFIG;
-      return;
-    }
-    if (err instanceof RePinFailedError || err instanceof NoraImportFailedError) {
-      const command = err instanceof RePinFailedError ? 'nora re-pin' : 'nora migrate-docker-keys';
-      process.stderr.write(`${command}: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (
-      err instanceof RePinUsageError ||
-      err instanceof NoraImportUsageError ||
-      err instanceof OfflineWriteRefusedError
-    ) {
-      // Nothing was written: the operator's to fix (KEY, flags) or decide (stop the server).
-      const command =
-        err instanceof OfflineWriteRefusedError
-          ? err.command
-          : err instanceof RePinUsageError
-            ? 'nora re-pin'
-            : 'nora migrate-docker-keys';
-      process.stderr.write(`${command}: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_CONFIG;
-      return;
-    }
-    if (err instanceof VerifyCommandError) {
-      process.stderr.write(`nora verify: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof BackupCommandError) {
-      process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof InterruptedError) {
-      process.stderr.write(`nora ${err.command}: ${err.message}\n`);
-      // 130 / 143: what a shell reports for a process its signal ended, which it would have.
-      process.exitCode = err.exitCode;
-      return;
-    }
-    if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) {
-      process.stderr.write(`nora restore: ${redactText(err.message)}\n`);
-      // A refusal touched nothing and is the operator's to decide (--force, stop the server).
-      process.exitCode = err instanceof RestoreRefusedError ? EXIT_CONFIG : EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof TokenCommandError) {
-      process.stderr.write(`nora token: ${redactText(err.message)}\n`);
-      process.exitCode = EXIT_RUNTIME;
-      return;
-    }
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      const command = err instanceof PublishConfigError ? err.command : 'nora';
-      process.stderr.write(
-        err instanceof UsageError
-          ? `${err.message}\n`
-          : `${command}: ${redactText(maskTokensIn(err.message))}\n`,
-      );
-      process.exitCode = EXIT_CONFIG;
-      return;
-    }
-    // A config file's syntax error quotes its line, which may hold a credential.
-    process.stderr.write(`nora: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
-    process.exitCode = EXIT_RUNTIME;
+    reportError(err, argv);
   }
+}
+
+/** What a failed command prints, and its exit code (src/serve-command.ts's serve path too). */
+export function reportError(err: unknown, argv: readonly string[]): void {
+  if (err instanceof CommanderError) {
+    // A HEALTHCHECK line with a bad option is unhealthy (1): Docker reserves exit 2.
+    const probe = argv.find((arg) => !arg.startsWith('-')) === 'healthcheck';
+    process.exitCode = err.exitCode === 0 ? 0 : probe ? EXIT_RUNTIME : EXIT_CONFIG;
+    return;
+  }
+  if (err instanceof GoPublishError) {
+    process.stderr.write(`nora go publish: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof GoDeleteError) {
+    process.stderr.write(`nora go delete: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (
+    err instanceof GcCommandError ||
+    err instanceof GcRefusedError ||
+    err instanceof GcFailedError
+  ) {
+    process.stderr.write(`nora gc: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof RetentionCommandError) {
+    process.stderr.write(
+      `nora ${argv.find((arg) => arg.startsWith('retention-')) ?? 'retention'}: ${redactText(err.message)}\n`,
+    );
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof MigrateCommandError) {
+    process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof MigrateUsageError || err instanceof MigrateRefusedError) {
+    // Nothing was read or written: the operator's to fix (flags) or decide (stop the server).
+    process.stderr.write(`nora migrate: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  if (err instanceof RePinFailedError || err instanceof NoraImportFailedError) {
+    const command = err instanceof RePinFailedError ? 'nora re-pin' : 'nora migrate-docker-keys';
+    process.stderr.write(`${command}: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (
+    err instanceof RePinUsageError ||
+    err instanceof NoraImportUsageError ||
+    err instanceof OfflineWriteRefusedError
+  ) {
+    // Nothing was written: the operator's to fix (KEY, flags) or decide (stop the server).
+    const command =
+      err instanceof OfflineWriteRefusedError
+        ? err.command
+        : err instanceof RePinUsageError
+          ? 'nora re-pin'
+          : 'nora migrate-docker-keys';
+    process.stderr.write(`${command}: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  if (err instanceof VerifyCommandError) {
+    process.stderr.write(`nora verify: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof BackupCommandError) {
+    process.stderr.write(`nora backup: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof InterruptedError) {
+    process.stderr.write(`nora ${err.command}: ${err.message}\n`);
+    // 130 / 143: what a shell reports for a process its signal ended, which it would have.
+    process.exitCode = err.exitCode;
+    return;
+  }
+  if (err instanceof RestoreCommandError || err instanceof RestoreRefusedError) {
+    process.stderr.write(`nora restore: ${redactText(err.message)}\n`);
+    // A refusal touched nothing and is the operator's to decide (--force, stop the server).
+    process.exitCode = err instanceof RestoreRefusedError ? EXIT_CONFIG : EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof TokenCommandError) {
+    process.stderr.write(`nora token: ${redactText(err.message)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+    return;
+  }
+  if (err instanceof ConfigError || err instanceof UsageError) {
+    const command = err instanceof PublishConfigError ? err.command : 'nora';
+    process.stderr.write(
+      err instanceof UsageError
+        ? `${err.message}\n`
+        : `${command}: ${redactText(maskTokensIn(err.message))}\n`,
+    );
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  // A config file's syntax error quotes its line, which may hold a credential.
+  process.stderr.write(`nora: ${redactText(err instanceof Error ? err.message : String(err))}\n`);
+  process.exitCode = EXIT_RUNTIME;
 }
 
 if (import.meta.main) {

@@ -4,7 +4,6 @@ import type { StorageDriver } from '../driver.ts';
 import { GuardedDriver } from '../guarded-driver.ts';
 import { FsDriver } from './fs-driver.ts';
 import { MemoryDriver } from './memory-driver.ts';
-import { S3Driver } from './s3-driver.ts';
 
 export async function createStorageDriver(config: StorageConfig): Promise<StorageDriver> {
   switch (config.mode) {
@@ -12,7 +11,10 @@ export async function createStorageDriver(config: StorageConfig): Promise<Storag
       return new GuardedDriver(await FsDriver.open(config.path, { fsync: config.fsync }));
     case 'memory':
       return new GuardedDriver(await MemoryDriver.open());
-    case 's3':
+    case 's3': {
+      // Loaded only for an S3 store: its module and aws4 stay out of a local store's memory
+      // (docs/performance.md "Idle RSS: the serve path without the command line").
+      const { S3Driver } = await import('./s3-driver.ts');
       // The bucket is not reached here: start-up calls check() (openStorage in app.ts).
       return new GuardedDriver(
         await S3Driver.open({
@@ -25,5 +27,6 @@ export async function createStorageDriver(config: StorageConfig): Promise<Storag
           localDir: config.path,
         }),
       );
+    }
   }
 }
