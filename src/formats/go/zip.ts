@@ -21,8 +21,7 @@
  *
  * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
  */
-import { promisify } from 'node:util';
-import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
+import { constants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { checkGoModSyntax, unknownGoModStatements } from './gomod-syntax.ts';
@@ -439,22 +438,39 @@ async function zipIntegrityProblemInMemory(zip: Buffer): Promise<string | undefi
   // Bounds the inflating (each entry must inflate to exactly its declared size): `go` refuses
   // module contents over MAX_ZIP_FILE anyway, and a small zip may claim gigabytes.
   let contents = 0;
+  // Entries inflate synchronously: without a turn of the event loop now and then, a zip of a
+  // few hundred files (x/sys: 412) held every other request for 40-100 ms, and `go`'s next
+  // answers (often the very zip being checked, sent from memory) waited for the whole check.
+  // Asked after each entry and after each 64 KiB inflated of a large one.
   let since = performance.now();
-  for (const entry of directory) {
-    if (entry.fileName.endsWith('/')) continue;
-    contents += entry.uncompressedSize;
-    if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
-    const problem = await entryProblemInMemory(zip, entry);
-    if (problem !== undefined) return problem;
-    // Small entries inflate synchronously: without a turn of the event loop now and then, a zip
-    // of a few hundred files (x/sys: 412) held every other request for 40-100 ms, and `go`'s next
-    // answers (often the very zip being checked, sent from memory) waited for the whole check.
-    if (performance.now() - since >= CHECK_SLICE_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  const pace = (): Promise<void> | undefined => {
+    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       since = performance.now();
+    });
+  };
+  const inflater = new EntryInflater(pace, inflaterFallback);
+  try {
+    for (const entry of directory) {
+      if (entry.fileName.endsWith('/')) continue;
+      contents += entry.uncompressedSize;
+      if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
+      const problem = await entryProblemInMemory(zip, entry, inflater);
+      if (problem !== undefined) return problem;
+      const wait = pace();
+      if (wait !== undefined) await wait;
     }
+    return undefined;
+  } finally {
+    inflater.close();
   }
-  return undefined;
+}
+
+let inflaterFallback = false;
+
+/** Tests: whether the in-memory check inflates each entry with `inflateRawSync` instead. */
+export function useInflateRawSyncForTests(on: boolean): void {
+  inflaterFallback = on;
 }
 
 /** The in-memory whole-zip check yields to the event loop after this much work, ms. */
@@ -634,26 +650,178 @@ function unsafeName(name: string): string | undefined {
   return undefined;
 }
 
-/** Entries inflated in one call at most this large; larger ones are inflated as a stream. */
-const WHOLE_INFLATE_MAX_BYTES = 8 * 1024 * 1024;
-/**
- * Entries up to this size are inflated on the main thread (a fraction of a millisecond); larger
- * ones in one thread-pool call, so a big file does not hold up every other request meanwhile.
- */
-const SYNC_INFLATE_MAX_BYTES = 64 * 1024;
-const inflateRawAsync = promisify(inflateRaw);
 const LOCAL_FILE_HEADER_SIGNATURE = 0x04034b50;
+/** Output of one inflate call at most, bytes: the scratch buffer each entry inflates into. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/** Node's zlib engine as the synchronous zlib functions drive it (lib/zlib.js processChunkSync). */
+interface ZlibEngine {
+  _handle: {
+    writeSync(
+      flush: number,
+      input: Buffer,
+      inOff: number,
+      inLen: number,
+      out: Buffer,
+      outOff: number,
+      outLen: number,
+    ): void;
+  } | null;
+  _writeState: Uint32Array;
+  reset(): void;
+  destroy(): void;
+  readonly errored: Error | null;
+  on(event: 'error', listener: () => void): void;
+}
+
+/**
+ * Inflates entries of one zip one after another through one raw-inflate context (zlib's
+ * inflateReset between entries) into one 64 KiB scratch buffer, each piece CRC'd and counted as
+ * it comes out and then overwritten. `inflateRawSync` per entry (a zlib stream object, a native
+ * context and its window allocated and freed, and a fresh output buffer of the entry's size —
+ * 14 MB of new memory per cold `go mod download`, page faults included) cost about twice the
+ * CPU of the inflating itself. The engine is Node's own (`new InflateRaw()`), driven as Node's
+ * synchronous functions drive it (`_handle.writeSync`, the sizes left in `_writeState`); a
+ * Node without that internal interface falls back to `inflateRawSync` of the entry
+ * (`fallback`, also what the tests use to compare). A zlib error destroys the engine (Node's
+ * zlibOnError): the next entry gets a new one. One inflater per check: checks of several zips
+ * run at once and each yields between pieces.
+ */
+export class EntryInflater {
+  #engine: ZlibEngine | undefined;
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly #pace: () => Promise<void> | undefined;
+  readonly #fallback: boolean;
+
+  /** `pace` is asked after each piece: a promise to wait for (a turn of the event loop) or not. */
+  constructor(pace: () => Promise<void> | undefined, fallback = false) {
+    this.#pace = pace;
+    this.#fallback = fallback;
+  }
+
+  #fresh(): ZlibEngine | undefined {
+    if (this.#fallback) return undefined;
+    const kept = this.#engine;
+    if (kept !== undefined && kept._handle !== null) {
+      kept.reset();
+      return kept;
+    }
+    const engine = new InflateRaw() as unknown as ZlibEngine;
+    if (
+      typeof engine._handle?.writeSync !== 'function' ||
+      !(engine._writeState instanceof Uint32Array)
+    ) {
+      return undefined;
+    }
+    // zlibOnError destroys the stream, which emits 'error' on the next tick: heard here, the
+    // error itself is read from `errored` right after the failing write.
+    engine.on('error', () => undefined);
+    this.#engine = engine;
+    return engine;
+  }
+
+  /**
+   * Why the deflated `pieces` (in order) do not inflate to exactly `size` bytes of CRC-32 `crc`
+   * (`name` quoted in the reason), or undefined.
+   */
+  async problem(
+    name: string,
+    pieces: readonly Buffer[],
+    size: number,
+    crc: number,
+  ): Promise<string | undefined> {
+    const engine = this.#fresh();
+    if (engine === undefined) return wholeEntryProblem(name, pieces, size, crc);
+    const scratch = this.#scratch;
+    let sum = 0;
+    let got = 0;
+    for (let p = 0; p < pieces.length; p++) {
+      const input = pieces[p] as Buffer;
+      const flush = p === pieces.length - 1 ? constants.Z_FINISH : constants.Z_NO_FLUSH;
+      let inOff = 0;
+      let inLen = input.length;
+      for (;;) {
+        const handle = engine._handle;
+        if (handle === null) return `${name}: does not inflate (zlib closed)`;
+        // One byte over the declared size is enough to tell that it inflates to more.
+        const room = Math.min(SCRATCH_BYTES, size + 1 - got);
+        handle.writeSync(flush, input, inOff, inLen, scratch, 0, room);
+        const failed = engine.errored;
+        if (failed !== null) {
+          this.#engine = undefined;
+          return `${name}: does not inflate (${failed.message})`;
+        }
+        const outLeft = engine._writeState[0] as number;
+        const inLeft = engine._writeState[1] as number;
+        const have = room - outLeft;
+        got += have;
+        if (got > size) return `${name}: inflates past its declared size`;
+        if (have > 0) sum = crc32(scratch.subarray(0, have), sum);
+        inOff += inLen - inLeft;
+        inLen = inLeft;
+        const wait = this.#pace();
+        if (wait !== undefined) {
+          await wait;
+          // Another check cannot have used this engine (one per check), but be plain about it.
+          if (engine.errored !== null || engine._handle === null) {
+            return `${name}: does not inflate (zlib closed)`;
+          }
+        }
+        // Output space left: zlib took all it could of this piece (or the stream ended).
+        if (outLeft !== 0) break;
+      }
+    }
+    if (got !== size) return `${name}: ${got} bytes, declared ${size}`;
+    if (sum >>> 0 !== crc >>> 0) return `${name}: CRC-32 mismatch`;
+    return undefined;
+  }
+
+  /** Frees the engine (the check is over). */
+  close(): void {
+    this.#engine?.destroy();
+    this.#engine = undefined;
+  }
+}
+
+/**
+ * EntryInflater's fallback: the entry joined (a copy only when it spans pieces) and inflated in
+ * one `inflateRawSync` bounded by its declared size.
+ */
+function wholeEntryProblem(
+  name: string,
+  pieces: readonly Buffer[],
+  size: number,
+  crc: number,
+): string | undefined {
+  const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+  let content: Buffer;
+  try {
+    content = inflateRawSync(data, { maxOutputLength: size + 1, chunkSize: SCRATCH_BYTES });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') return `${name}: inflates past its declared size`;
+    return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
+  }
+  if (content.length > size) return `${name}: inflates past its declared size`;
+  if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
+  if (crc32(content) >>> 0 !== crc >>> 0) return `${name}: CRC-32 mismatch`;
+  return undefined;
+}
 
 /**
  * One entry of a zip held in memory, checked without yauzl: its local header located, its data
- * inflated in one call (bounded by the declared size; synchronous when small, else on the
- * thread pool; as a stream over WHOLE_INFLATE_MAX_BYTES, so a small zip claiming a huge file
- * never gets an output buffer that large) and compared with the declared size and CRC-32. A
- * stream per entry (yauzl's openReadStream: a zlib stream and its thread-pool round trips) cost
- * ~40 ms of CPU per proxied module zip of a few hundred files, doubling a cold `go mod
- * download`'s CPU. Encrypted entries are refused (`go` cannot extract them).
+ * inflated through the check's EntryInflater (bounded by the declared size: a small zip
+ * claiming a huge file never gets an output buffer larger than 64 KiB) and compared with the
+ * declared size and CRC-32; a stored entry CRC'd in place. A stream per entry (yauzl's
+ * openReadStream: a zlib stream and its thread-pool round trips) cost ~40 ms of CPU per proxied
+ * module zip of a few hundred files, doubling a cold `go mod download`'s CPU. Encrypted entries
+ * are refused (`go` cannot extract them).
  */
-async function entryProblemInMemory(zip: Buffer, entry: CentralEntry): Promise<string | undefined> {
+async function entryProblemInMemory(
+  zip: Buffer,
+  entry: CentralEntry,
+  inflater: EntryInflater,
+): Promise<string | undefined> {
   const name = JSON.stringify(entry.fileName.slice(0, 200));
   if ((entry.generalPurposeBitFlag & 1) !== 0) return `${name}: entry is encrypted`;
   const at = entry.relativeOffsetOfLocalHeader;
@@ -668,57 +836,13 @@ async function entryProblemInMemory(zip: Buffer, entry: CentralEntry): Promise<s
   if (end > zip.length) return `${name}: its data runs past the end of the archive`;
   const data = zip.subarray(start, end);
   const size = entry.uncompressedSize;
-  let content: Buffer;
   if (entry.compressionMethod === 0) {
-    content = data;
-  } else if (entry.compressionMethod === 8) {
-    if (size > WHOLE_INFLATE_MAX_BYTES) return streamedProblem(name, data, entry);
-    try {
-      // One byte over the declared size is enough to tell that it inflates to more.
-      const limit = { maxOutputLength: size + 1, chunkSize: Math.max(64, size + 1) };
-      content =
-        size <= SYNC_INFLATE_MAX_BYTES
-          ? inflateRawSync(data, limit)
-          : await inflateRawAsync(data, limit);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') return `${name}: inflates past its declared size`;
-      return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
-    }
-  } else {
-    return `${name}: unsupported compression method ${entry.compressionMethod}`;
+    if (data.length !== size) return `${name}: ${data.length} bytes, declared ${size}`;
+    if (crc32(data) >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
+    return undefined;
   }
-  if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
-  if (crc32(content) >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
-  return undefined;
-}
-
-/** entryProblemInMemory for a large deflated entry: inflated as a stream, 16 KiB at a time. */
-async function streamedProblem(
-  name: string,
-  data: Buffer,
-  entry: CentralEntry,
-): Promise<string | undefined> {
-  const inflater = createInflateRaw();
-  inflater.end(data);
-  let crc = 0;
-  let size = 0;
-  try {
-    for await (const chunk of inflater as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > entry.uncompressedSize) return `${name}: inflates past its declared size`;
-      crc = crc32(chunk, crc);
-    }
-  } catch (err) {
-    return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
-  } finally {
-    inflater.destroy();
-  }
-  if (size !== entry.uncompressedSize) {
-    return `${name}: ${size} bytes, declared ${entry.uncompressedSize}`;
-  }
-  if (crc >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
-  return undefined;
+  if (entry.compressionMethod === 8) return inflater.problem(name, [data], size, entry.crc32);
+  return `${name}: unsupported compression method ${entry.compressionMethod}`;
 }
 
 /** The one-line reason of a yauzl or zlib error about an archive; other errors are rethrown. */

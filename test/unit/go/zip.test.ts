@@ -6,14 +6,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
-import { crc32 } from 'node:zlib';
+import zlib, { crc32 } from 'node:zlib';
 import { listModuleFiles, writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import {
   checkModuleZip,
   isVendoredPackage,
   parseModulePath,
+  useInflateRawSyncForTests,
   zipIntegrityProblem,
 } from '../../../src/formats/go/zip.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -434,4 +436,87 @@ test('zipIntegrityProblem in memory: a zip of many small entries lets the event 
   assert.equal(problem, undefined);
   assert.ok(took > 5, `the check took ${took.toFixed(1)} ms: too fast to tell`);
   assert.ok(turns > 0, `the event loop never turned during a ${took.toFixed(1)} ms check`);
+});
+
+test('zipIntegrityProblem in memory: entries inflate through one reused zlib context, with the verdicts of inflateRawSync per entry', async () => {
+  // inflateRawSync per entry (a zlib stream object, a native context, a fresh output buffer of
+  // the entry's size) cost about twice the inflating itself on a cold `go mod download`.
+  await using dir = await tempDir('nora-go-zip-reuse-');
+  const text = path.join(dir.path, 'a.go');
+  await fs.writeFile(
+    text,
+    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(300)),
+  );
+  const big = path.join(dir.path, 'big.txt');
+  // Over the 64 KiB scratch buffer: inflated in pieces.
+  await fs.writeFile(big, Array.from({ length: 40_000 }, (_, i) => `line ${i * 7919}\n`).join(''));
+  const out = path.join(dir.path, 'm.zip');
+  const files = Array.from({ length: 200 }, (_, i) => ({
+    path: i === 0 ? 'go.mod' : i === 1 ? 'big.txt' : `p${i % 20}/f${i}.go`,
+    localPath: i === 1 ? big : text,
+    size: 0,
+  }));
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
+  const zip = await fs.readFile(out);
+
+  const original = zlib.inflateRawSync;
+  let calls = 0;
+  const counted: typeof original = (...args) => {
+    calls++;
+    return original(...args);
+  };
+  zlib.inflateRawSync = counted;
+  syncBuiltinESMExports();
+  try {
+    assert.equal(await zipIntegrityProblem(zip), undefined);
+    assert.equal(calls, 0, 'no inflateRawSync per entry');
+    useInflateRawSyncForTests(true);
+    assert.equal(await zipIntegrityProblem(zip), undefined);
+    const fallbackCalls: number = calls;
+    assert.ok(fallbackCalls >= 199, `the fallback inflates each entry (${fallbackCalls} calls)`);
+  } finally {
+    useInflateRawSyncForTests(false);
+    zlib.inflateRawSync = original;
+    syncBuiltinESMExports();
+  }
+
+  // Damaged copies: the same verdict either way (a flipped byte, the big entry's data cut
+  // short or its declared size off by one, its CRC-32 wrong).
+  const bigHeader = zip.indexOf(Buffer.from('example.com/m@v1.0.0/big.txt'));
+  const dataStart =
+    bigHeader + 'example.com/m@v1.0.0/big.txt'.length + zip.readUInt16LE(bigHeader - 2);
+  const central = zip.indexOf(
+    Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02])]),
+    zip.length - 22 - 200 * 120,
+  );
+  const record = zip.indexOf(Buffer.from('example.com/m@v1.0.0/big.txt'), central) - 46;
+  const variants: [string, (b: Buffer) => void][] = [
+    [
+      'flipped',
+      (b) => {
+        b[dataStart + 500] = (b[dataStart + 500] ?? 0) ^ 0x55;
+      },
+    ],
+    [
+      'flipped late',
+      (b) => {
+        b[dataStart + 5000] = (b[dataStart + 5000] ?? 0) ^ 0x01;
+      },
+    ],
+    ['size - 1', (b) => b.writeUInt32LE(b.readUInt32LE(record + 24) - 1, record + 24)],
+    ['size + 1', (b) => b.writeUInt32LE(b.readUInt32LE(record + 24) + 1, record + 24)],
+    ['crc', (b) => b.writeUInt32LE(b.readUInt32LE(record + 16) ^ 1, record + 16)],
+    ['cut short', (b) => b.writeUInt32LE(100, record + 20)],
+  ];
+  for (const [what, damage] of variants) {
+    const copy = Buffer.from(zip);
+    damage(copy);
+    const reused = await zipIntegrityProblem(copy);
+    useInflateRawSyncForTests(true);
+    const fallback = await zipIntegrityProblem(copy).finally(() => {
+      useInflateRawSyncForTests(false);
+    });
+    assert.ok(reused !== undefined, `${what}: refused`);
+    assert.equal(reused, fallback, what);
+  }
 });
