@@ -21,6 +21,7 @@
  *
  * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
  */
+import fs from 'node:fs/promises';
 import { constants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
@@ -57,7 +58,10 @@ function invalid(reason: string): RegistryError {
 }
 
 /** Unix file type bits of an entry when its creator recorded a Unix mode, else undefined. */
-function unixFileType(entry: yauzl.Entry): number | undefined {
+function unixFileType(entry: {
+  readonly versionMadeBy: number;
+  readonly externalFileAttributes: number;
+}): number | undefined {
   const creator = entry.versionMadeBy >> 8;
   // 3 = Unix, 19 = OS X (Darwin): the high 16 bits of the external attributes are st_mode.
   if (creator !== 3 && creator !== 19) return undefined;
@@ -128,6 +132,10 @@ export async function checkModuleZip(
       `module zip file is too large (${zipSize} bytes; limit is ${limit} bytes)`,
     );
   }
+  const prefix = `${module}@${version}/`;
+  if (zipSize <= inMemoryUploadBytes) {
+    return checkInMemory(await fs.readFile(zipPath), new ModuleZipRules(prefix, module, version));
+  }
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(zipPath, {
@@ -142,7 +150,7 @@ export async function checkModuleZip(
     throw asZipError(err);
   }
   try {
-    return await checkEntries(zip, `${module}@${version}/`, module, version);
+    return await checkEntries(zip, new ModuleZipRules(prefix, module, version));
   } catch (err) {
     throw asZipError(err);
   } finally {
@@ -150,36 +158,46 @@ export async function checkModuleZip(
   }
 }
 
-async function checkEntries(
-  zip: yauzl.ZipFile,
-  prefix: string,
-  module: string,
-  version: string,
-): Promise<CheckedZip> {
-  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
-  const collisions = new CollisionChecker();
-  let contentSize = 0;
-  let files = 0;
-  let goMod: Buffer | undefined;
-  const packageDirs = new Set<string>();
-  for await (const entry of zip.eachEntry()) {
-    const full = entry.fileName;
+/**
+ * The module zip rules, entry by entry (`entry`) and then for the whole (`finish`): one set for
+ * both walks of an upload, in memory (checkInMemory) and through yauzl (checkEntries).
+ */
+class ModuleZipRules {
+  readonly #prefix: string;
+  readonly #module: string;
+  readonly #version: string;
+  readonly #collisions = new CollisionChecker();
+  readonly #packageDirs = new Set<string>();
+  #contentSize = 0;
+  #files = 0;
+
+  constructor(prefix: string, module: string, version: string) {
+    this.#prefix = prefix;
+    this.#module = module;
+    this.#version = version;
+  }
+
+  /**
+   * Checks one entry before its data is read: its path relative to the module root when it is a
+   * file to read through, undefined for a directory (or the root itself). Throws RegistryError.
+   */
+  entry(full: string, type: number | undefined, size: number): string | undefined {
+    const prefix = this.#prefix;
     if (!full.startsWith(prefix)) {
       throw invalid(`${JSON.stringify(full)}: path does not have prefix "${prefix}"`);
     }
     let name = full.slice(prefix.length);
-    if (name === '') continue;
+    if (name === '') return undefined;
     const isDir = name.endsWith('/');
     if (isDir) name = name.slice(0, -1);
     if (!isClean(name)) throw invalid(`${JSON.stringify(full)}: file path is not clean`);
     const pathErr = checkFilePath(name);
     if (pathErr !== undefined) throw invalid(pathErr);
-    const collision = collisions.check(name, isDir);
+    const collision = this.#collisions.check(name, isDir);
     if (collision !== undefined) throw invalid(collision);
-    const type = unixFileType(entry);
     if (isDir) {
       if (type !== undefined && type !== 0o040000) throw invalid(`"${name}" is not a directory`);
-      continue;
+      return undefined;
     }
     if (type === 0o120000) throw invalid(`"${name}" is a symbolic link`);
     if (type !== undefined && type !== 0o100000) throw invalid(`"${name}" is not a regular file`);
@@ -188,21 +206,20 @@ async function checkEntries(
     }
     const slash = name.lastIndexOf('/');
     const base = name.slice(slash + 1);
-    if (base.endsWith('.go')) packageDirs.add(slash < 0 ? '' : name.slice(0, slash));
+    if (base.endsWith('.go')) this.#packageDirs.add(slash < 0 ? '' : name.slice(0, slash));
     if (base.toLowerCase() === 'go.mod') {
       if (base !== name) {
         throw invalid(`"${name}": go.mod file not in module root directory (a nested module)`);
       }
       if (name !== 'go.mod') throw invalid(`"${name}": go.mod files must have lowercase names`);
     }
-    const size = entry.uncompressedSize;
-    if (size > MAX_ZIP_FILE - contentSize) {
+    if (size > MAX_ZIP_FILE - this.#contentSize) {
       throw new RegistryError(
         'TOO_LARGE',
         `invalid module zip: total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`,
       );
     }
-    contentSize += size;
+    this.#contentSize += size;
     if (name === 'go.mod' && size > MAX_GO_MOD) {
       throw new RegistryError(
         'TOO_LARGE',
@@ -215,41 +232,115 @@ async function checkEntries(
         `invalid module zip: LICENSE file too large (max size is ${MAX_LICENSE} bytes)`,
       );
     }
+    this.#files++;
+    return name;
+  }
+
+  /** The whole zip's rules (the root go.mod, `goMod`, names the module); what it yields. */
+  finish(goMod: Buffer | undefined): CheckedZip {
+    const module = this.#module;
+    if (goMod !== undefined) {
+      if (semverBuild(this.#version) === '+incompatible') {
+        throw invalid(
+          `${module}@${this.#version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
+        );
+      }
+      const text = goMod.toString('utf8');
+      // Checked before anything is stored: a version is immutable, and go fails every `go get` of
+      // one whose go.mod it cannot parse, and every `go install m@v` (a strict parse) of one with a
+      // malformed `replace`, `exclude`, `retract`, `go` or `toolchain` line (trial 23).
+      const syntax = checkGoModSyntax(text);
+      if (syntax !== undefined) {
+        throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
+      }
+      const declared = parseModulePath(text);
+      if (declared === undefined) {
+        // go skips an unknown directive in a dependency's go.mod (so this stays a refusal of a
+        // go.mod without a module line, go's "parsing go.mod: missing module line"), but a
+        // misspelt `modul x` is named, in the words of the author's own `go build` (trial 21 F3).
+        const unknown = unknownGoModStatements(text);
+        throw invalid(
+          unknown.length === 0
+            ? 'go.mod has no module line'
+            : `go.mod has no module line (${unknown.join('; ')})`,
+        );
+      }
+      if (declared !== module) {
+        throw invalid(`go.mod declares module "${declared}", not "${module}"`);
+      }
+    }
+    return {
+      goMod,
+      files: this.#files,
+      contentSize: this.#contentSize,
+      packageDirs: [...this.#packageDirs].sort(),
+    };
+  }
+}
+
+/**
+ * An upload's zip over this size is walked from its spool file by yauzl (bounded memory: one
+ * entry's stream at a time); up to it, read into memory and checked as a proxied zip is.
+ */
+export const IN_MEMORY_UPLOAD_BYTES = 4 * 1024 * 1024;
+let inMemoryUploadBytes = IN_MEMORY_UPLOAD_BYTES;
+
+/** Tests: the size up to which an upload is checked in memory (IN_MEMORY_UPLOAD_BYTES). */
+export function setInMemoryUploadBytesForTests(bytes: number): void {
+  inMemoryUploadBytes = bytes;
+}
+
+/**
+ * checkModuleZip of a zip read into memory: the central directory and every entry read as the
+ * proxy's whole-zip check reads them (centralDirectory strict: a backslash in a name is refused,
+ * names decoded as UTF-8 as Go reads them; entryProblemInMemory), each entry's rules applied
+ * before its data is read. The root go.mod's bytes are kept.
+ */
+async function checkInMemory(bytes: Buffer, rules: ModuleZipRules): Promise<CheckedZip> {
+  const zip = new ChunkedBytes(bytes);
+  const directory = centralDirectory(zip, true);
+  if (typeof directory === 'string') throw invalid(directory);
+  let goMod: Buffer | undefined;
+  let since = performance.now();
+  const pace = (): Promise<void> | undefined => {
+    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      since = performance.now();
+    });
+  };
+  const inflater = new EntryInflater(pace, inflaterFallback);
+  try {
+    for (const entry of directory) {
+      const name = rules.entry(entry.fileName, unixFileType(entry), entry.uncompressedSize);
+      if (name === undefined) continue;
+      const kept: { bytes?: Buffer } = {};
+      const problem = await entryProblemInMemory(
+        zip,
+        entry,
+        inflater,
+        name === 'go.mod' ? kept : undefined,
+      );
+      if (problem !== undefined) throw invalid(problem);
+      if (name === 'go.mod') goMod = kept.bytes;
+      const wait = pace();
+      if (wait !== undefined) await wait;
+    }
+  } finally {
+    inflater.close();
+  }
+  return rules.finish(goMod);
+}
+
+async function checkEntries(zip: yauzl.ZipFile, rules: ModuleZipRules): Promise<CheckedZip> {
+  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
+  let goMod: Buffer | undefined;
+  for await (const entry of zip.eachEntry()) {
+    const name = rules.entry(entry.fileName, unixFileType(entry), entry.uncompressedSize);
+    if (name === undefined) continue;
     const data = await inflate(zip, entry, name, name === 'go.mod');
     if (name === 'go.mod') goMod = data;
-    files++;
   }
-  if (goMod !== undefined) {
-    if (semverBuild(version) === '+incompatible') {
-      throw invalid(
-        `${module}@${version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
-      );
-    }
-    const text = goMod.toString('utf8');
-    // Checked before anything is stored: a version is immutable, and go fails every `go get` of
-    // one whose go.mod it cannot parse, and every `go install m@v` (a strict parse) of one with a
-    // malformed `replace`, `exclude`, `retract`, `go` or `toolchain` line (trial 23).
-    const syntax = checkGoModSyntax(text);
-    if (syntax !== undefined) {
-      throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
-    }
-    const declared = parseModulePath(text);
-    if (declared === undefined) {
-      // go skips an unknown directive in a dependency's go.mod (so this stays a refusal of a
-      // go.mod without a module line, go's "parsing go.mod: missing module line"), but a
-      // misspelt `modul x` is named, in the words of the author's own `go build` (trial 21 F3).
-      const unknown = unknownGoModStatements(text);
-      throw invalid(
-        unknown.length === 0
-          ? 'go.mod has no module line'
-          : `go.mod has no module line (${unknown.join('; ')})`,
-      );
-    }
-    if (declared !== module) {
-      throw invalid(`go.mod declares module "${declared}", not "${module}"`);
-    }
-  }
-  return { goMod, files, contentSize, packageDirs: [...packageDirs].sort() };
+  return rules.finish(goMod);
 }
 
 /**
@@ -597,6 +688,10 @@ interface CentralEntry {
   readonly uncompressedSize: number;
   /** Offset of the entry's local header in the archive, zip64 extra field applied. */
   readonly relativeOffsetOfLocalHeader: number;
+  /** The creator's system in the high byte (3 Unix, 19 OS X), as yauzl's Entry has it. */
+  readonly versionMadeBy: number;
+  /** With a Unix creator, st_mode in the high 16 bits. */
+  readonly externalFileAttributes: number;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -626,7 +721,7 @@ function readU64(buf: ChunkedBytes, at: number): number {
  * differ, a zip64 field missing. An entry count smaller than the records is refused as Go's
  * archive/zip refuses it (yauzl read the first ones only).
  */
-function centralDirectory(zip: ChunkedBytes): CentralEntry[] | string {
+function centralDirectory(zip: ChunkedBytes, strict = false): CentralEntry[] | string {
   let end = -1;
   const lowest = Math.max(0, zip.length - EOCD_BYTES - 0xffff);
   for (let i = zip.length - EOCD_BYTES; i >= lowest; i--) {
@@ -672,9 +767,17 @@ function centralDirectory(zip: ChunkedBytes): CentralEntry[] | string {
     const next = extraEnd + zip.readUInt16LE(at + 32);
     if (next > zip.length) return 'unexpected EOF';
     // Backslashes read as slashes, as yauzl read a lenient archive (strictFileNames: false).
-    const fileName = zip
-      .toString((flags & 0x800) !== 0 ? 'utf8' : 'latin1', nameStart, extraStart)
-      .replaceAll('\\', '/');
+    // strict (an upload, checkModuleZip): a backslash is refused, as yauzl's strictFileNames
+    // did, and the name is read as UTF-8 whatever its flag says, as Go reads it (bytes that are
+    // not UTF-8 are then no letters and fail checkFilePath, as in `go`).
+    const raw = zip.toString(
+      strict || (flags & 0x800) !== 0 ? 'utf8' : 'latin1',
+      nameStart,
+      extraStart,
+    );
+    if (strict && raw.includes('\\')) return `invalid characters in fileName: ${raw}`;
+    // Backslashes read as slashes, as yauzl read a lenient archive (strictFileNames: false).
+    const fileName = strict ? raw : raw.replaceAll('\\', '/');
     const nameProblem = unsafeName(fileName);
     if (nameProblem !== undefined) return nameProblem;
     let compressedSize = zip.readUInt32LE(at + 20);
@@ -713,6 +816,8 @@ function centralDirectory(zip: ChunkedBytes): CentralEntry[] | string {
       compressedSize,
       uncompressedSize,
       relativeOffsetOfLocalHeader: localHeader,
+      versionMadeBy: zip.readUInt16LE(at + 4),
+      externalFileAttributes: zip.readUInt32LE(at + 38),
     });
     at = next;
   }
@@ -847,14 +952,14 @@ export class EntryInflater {
       let inLen = input.length;
       for (;;) {
         const handle = engine._handle;
-        if (handle === null) return `${name}: does not inflate (zlib closed)`;
+        if (handle === null) return `${name}: corrupt compressed data (zlib closed)`;
         // One byte over the declared size is enough to tell that it inflates to more.
         const room = Math.min(SCRATCH_BYTES, size + 1 - got);
         handle.writeSync(flush, input, inOff, inLen, scratch, 0, room);
         const failed = engine.errored;
         if (failed !== null) {
           this.#engine = undefined;
-          return `${name}: does not inflate (${failed.message})`;
+          return `${name}: corrupt compressed data (${failed.message})`;
         }
         const outLeft = engine._writeState[0] as number;
         const inLeft = engine._writeState[1] as number;
@@ -869,7 +974,7 @@ export class EntryInflater {
           await wait;
           // Another check cannot have used this engine (one per check), but be plain about it.
           if (engine.errored !== null || engine._handle === null) {
-            return `${name}: does not inflate (zlib closed)`;
+            return `${name}: corrupt compressed data (zlib closed)`;
           }
         }
         // Output space left: zlib took all it could of this piece (or the stream ended).
@@ -897,6 +1002,7 @@ function wholeEntryProblem(
   pieces: readonly Buffer[],
   size: number,
   crc: number,
+  kept?: { bytes?: Buffer },
 ): string | undefined {
   const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
   let content: Buffer;
@@ -905,11 +1011,12 @@ function wholeEntryProblem(
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') return `${name}: inflates past its declared size`;
-    return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
+    return `${name}: corrupt compressed data (${err instanceof Error ? err.message : String(err)})`;
   }
   if (content.length > size) return `${name}: inflates past its declared size`;
   if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
   if (crc32(content) >>> 0 !== crc >>> 0) return `${name}: CRC-32 mismatch`;
+  if (kept !== undefined) kept.bytes = content;
   return undefined;
 }
 
@@ -926,6 +1033,7 @@ async function entryProblemInMemory(
   zip: ChunkedBytes,
   entry: CentralEntry,
   inflater: EntryInflater,
+  kept?: { bytes?: Buffer },
 ): Promise<string | undefined> {
   const name = JSON.stringify(entry.fileName.slice(0, 200));
   if ((entry.generalPurposeBitFlag & 1) !== 0) return `${name}: entry is encrypted`;
@@ -947,9 +1055,14 @@ async function entryProblemInMemory(
     let sum = 0;
     for (const piece of data) sum = crc32(piece, sum);
     if (sum >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
+    if (kept !== undefined) kept.bytes = Buffer.concat(data, size);
     return undefined;
   }
-  if (entry.compressionMethod === 8) return inflater.problem(name, data, size, entry.crc32);
+  if (entry.compressionMethod === 8) {
+    // The bytes wanted (an upload's go.mod, at most 16 MiB): inflated whole, the same checks.
+    if (kept !== undefined) return wholeEntryProblem(name, data, size, entry.crc32, kept);
+    return inflater.problem(name, data, size, entry.crc32);
+  }
   return `${name}: unsupported compression method ${entry.compressionMethod}`;
 }
 

@@ -15,6 +15,7 @@ import {
   checkModuleZip,
   isVendoredPackage,
   parseModulePath,
+  setInMemoryUploadBytesForTests,
   useInflateRawSyncForTests,
   zipIntegrityProblem,
 } from '../../../src/formats/go/zip.ts';
@@ -526,4 +527,93 @@ test('zipIntegrityProblem in memory: entries inflate through one reused zlib con
     assert.ok(reused !== undefined, `${what}: refused`);
     assert.equal(reused, fallback, what);
   }
+});
+
+test('checkModuleZip: an upload up to 4 MiB is read as the proxy reads a zip, with the same rules and results as the yauzl walk of a larger one', async () => {
+  await using dir = await tempDir('nora-go-zip-one-checker-');
+  const write = async (name: string, text: string): Promise<string> => {
+    const file = path.join(dir.path, name.replaceAll('/', '_'));
+    await fs.writeFile(file, text);
+    return file;
+  };
+  const goMod = await write('go.mod', 'module example.com/m\n\ngo 1.21\n');
+  const code = await write('a.go', `package m\n\n// ${'text that deflates '.repeat(400)}\n`);
+  const zipOf = async (
+    files: { path: string; localPath: string }[],
+    version = 'v1.0.0',
+  ): Promise<{ file: string; bytes: Buffer }> => {
+    const file = path.join(dir.path, 'm.zip');
+    await writeModuleZip(
+      file,
+      'example.com/m',
+      version,
+      files.map((f) => ({ ...f, size: 0 })),
+    );
+    return { file, bytes: await fs.readFile(file) };
+  };
+  /** checkModuleZip in memory and through yauzl: the result or the error's message, each. */
+  const both = async (bytes: Buffer, version = 'v1.0.0'): Promise<[unknown, unknown]> => {
+    const file = path.join(dir.path, 'upload.zip');
+    await fs.writeFile(file, bytes);
+    const run = async (): Promise<unknown> =>
+      checkModuleZip(file, bytes.length, 'example.com/m', version, 1 << 30).catch((err: unknown) =>
+        err instanceof Error ? err.message : String(err),
+      );
+    const inMemory = await run();
+    setInMemoryUploadBytesForTests(0);
+    try {
+      return [inMemory, await run()];
+    } finally {
+      setInMemoryUploadBytesForTests(4 * 1024 * 1024);
+    }
+  };
+
+  const valid = await zipOf([
+    { path: 'go.mod', localPath: goMod },
+    { path: 'a.go', localPath: code },
+    { path: 'sub/b.go', localPath: code },
+    { path: 'README', localPath: code },
+  ]);
+  const [inMemory, walked] = await both(valid.bytes);
+  assert.deepEqual(inMemory, walked);
+  assert.equal(typeof inMemory, 'object');
+  assert.deepEqual((inMemory as { packageDirs: string[] }).packageDirs, ['', 'sub']);
+
+  const refusals: [string, Buffer, RegExp][] = [
+    ['nested go.mod', (await zipOf([{ path: 'a/go.mod', localPath: goMod }])).bytes, /nested/],
+    ['vendored', (await zipOf([{ path: 'vendor/x/y.go', localPath: code }])).bytes, /vendored/],
+    ['other version', (await zipOf([{ path: 'a.go', localPath: code }], 'v1.0.1')).bytes, /prefix/],
+    [
+      'other module',
+      (await zipOf([{ path: 'go.mod', localPath: await write('other.mod', 'module x.org/y\n') }]))
+        .bytes,
+      /declares module "x\.org\/y"/,
+    ],
+  ];
+  // A symbolic link: a Unix creator and st_mode S_IFLNK in a.go's central directory record.
+  const link = Buffer.from(valid.bytes);
+  const record = link.indexOf(Buffer.from('example.com/m@v1.0.0/a.go'), layout(link).central) - 46;
+  link.writeUInt16LE(0x031e, record + 4);
+  link.writeUInt32LE((0o120777 << 16) >>> 0, record + 38);
+  refusals.push(['symlink', link, /symbolic link/]);
+  // A damaged deflate stream: the reason names the file either way.
+  const damaged = Buffer.from(valid.bytes);
+  const at = damaged.indexOf(Buffer.from('example.com/m@v1.0.0/a.go')) + 60;
+  damaged[at] = (damaged[at] ?? 0) ^ 0x55;
+  refusals.push(['damaged', damaged, /invalid module zip/]);
+  for (const [what, bytes, reason] of refusals) {
+    const [a, b] = await both(bytes);
+    assert.match(String(a), reason, `${what}, in memory`);
+    assert.match(String(b), reason, `${what}, through yauzl`);
+    if (what !== 'damaged') assert.equal(a, b, what);
+  }
+
+  // What yauzl let through and `go` refuses: an end record counting fewer entries than the
+  // central directory holds (yauzl read the counted ones only, archive/zip refuses the zip).
+  const low = Buffer.from(valid.bytes);
+  const { end, count } = layout(low);
+  low.writeUInt16LE(count - 1, end + 8);
+  low.writeUInt16LE(count - 1, end + 10);
+  const [lowInMemory] = await both(low);
+  assert.match(String(lowInMemory), /the end record counts 3 entries/);
 });
