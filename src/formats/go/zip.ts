@@ -945,9 +945,11 @@ export class EntryInflater {
     const scratch = this.#scratch;
     let sum = 0;
     let got = 0;
-    for (let p = 0; p < pieces.length; p++) {
-      const input = pieces[p] as Buffer;
-      const flush = p === pieces.length - 1 ? constants.Z_FINISH : constants.Z_NO_FLUSH;
+    // No data at all is still a deflate stream to finish: zlib says "unexpected end of file".
+    const inputs = pieces.length === 0 ? [Buffer.alloc(0)] : pieces;
+    for (let p = 0; p < inputs.length; p++) {
+      const input = inputs[p] as Buffer;
+      const flush = p === inputs.length - 1 ? constants.Z_FINISH : constants.Z_NO_FLUSH;
       let inOff = 0;
       let inLen = input.length;
       for (;;) {

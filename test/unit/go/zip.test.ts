@@ -515,6 +515,15 @@ test('zipIntegrityProblem in memory: entries inflate through one reused zlib con
     ['size + 1', (b) => b.writeUInt32LE(b.readUInt32LE(record + 24) + 1, record + 24)],
     ['crc', (b) => b.writeUInt32LE(b.readUInt32LE(record + 16) ^ 1, record + 16)],
     ['cut short', (b) => b.writeUInt32LE(100, record + 20)],
+    [
+      // No deflate data at all, claiming an empty file: not a deflate stream either.
+      'no data, claims nothing',
+      (b) => {
+        b.writeUInt32LE(0, record + 16);
+        b.writeUInt32LE(0, record + 20);
+        b.writeUInt32LE(0, record + 24);
+      },
+    ],
   ];
   for (const [what, damage] of variants) {
     const copy = Buffer.from(zip);
