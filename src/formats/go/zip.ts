@@ -803,6 +803,10 @@ function centralDirectory(zip: ChunkedBytes, strict = false): CentralEntry[] | s
       const offset = widen(localHeader, 'relative header offset');
       if (typeof offset === 'string') return offset;
       [uncompressedSize, compressedSize, localHeader] = [uncompressed, compressed, offset];
+      // Past 2^53 (readU64's NaN): no zip in memory is that large, and no size is.
+      if (Number.isNaN(uncompressedSize + compressedSize + localHeader)) {
+        return `${JSON.stringify(fileName.slice(0, 200))}: zip64 size or offset out of range`;
+      }
     }
     const method = zip.readUInt16LE(at + 10);
     if (method === 0 && compressedSize !== uncompressedSize + ((flags & 1) !== 0 ? 12 : 0)) {
@@ -1041,14 +1045,14 @@ async function entryProblemInMemory(
   if ((entry.generalPurposeBitFlag & 1) !== 0) return `${name}: entry is encrypted`;
   const at = entry.relativeOffsetOfLocalHeader;
   if (
-    at + LOCAL_HEADER_BYTES > zip.length ||
+    !(at + LOCAL_HEADER_BYTES <= zip.length) ||
     zip.readUInt32LE(at) !== LOCAL_FILE_HEADER_SIGNATURE
   ) {
     return `${name}: invalid local file header`;
   }
   const start = at + LOCAL_HEADER_BYTES + zip.readUInt16LE(at + 26) + zip.readUInt16LE(at + 28);
   const end = start + entry.compressedSize;
-  if (end > zip.length) return `${name}: its data runs past the end of the archive`;
+  if (!(end <= zip.length)) return `${name}: its data runs past the end of the archive`;
   // Views of the chunks the body arrived in: nothing copied, a stored entry not either.
   const data = zip.pieces(start, end);
   const size = entry.uncompressedSize;

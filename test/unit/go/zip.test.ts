@@ -410,6 +410,16 @@ test('zipIntegrityProblem in memory: zip64 sizes and offsets are read from the e
   const damaged = Buffer.from(zip);
   damaged[30 + 26] = 0x58;
   for (const verdict of await verdicts(damaged)) assert.match(verdict ?? '', /CRC-32 mismatch/);
+  // A size past 2^53 in the zip64 field: refused (in memory, and as an upload: a 400, not a 500).
+  const huge = Buffer.from(zip);
+  huge.writeBigUInt64LE(1n << 60n, central + 46 + 26 + 4);
+  assert.match((await zipIntegrityProblem(huge)) ?? '', /out of range/);
+  const file = path.join(dir.path, 'huge.zip');
+  await fs.writeFile(file, huge);
+  await assert.rejects(
+    checkModuleZip(file, huge.length, 'example.com/m', 'v1.0.0', 1 << 20),
+    (err: unknown) => err instanceof Error && 'status' in err && err.status === 400,
+  );
 });
 
 test('zipIntegrityProblem in memory: a zip of many small entries lets the event loop turn while it is checked', async () => {
