@@ -935,8 +935,8 @@ export class GoProxy implements GoSource {
       );
     }
     const held: Held = chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : chunks;
-    // The body as one buffer, joined once at most (a `.mod`'s check, the whole-zip check and a
-    // document share it; a zip's head check copies only its head).
+    // The body as one buffer, joined once at most (a `.mod`'s check and a document share it; a
+    // zip's head check copies only its head, the whole-zip check reads the chunks in place).
     let whole: Buffer | undefined;
     const wholeBody = (): Buffer => (whole ??= joined(held));
     if (options.check !== undefined) {
@@ -946,7 +946,7 @@ export class GoProxy implements GoSource {
       if (reason !== undefined) throw refusedFile(label, what, reason);
     }
     if (options.wholeZip === 'before answering') {
-      const problem = await zipIntegrityProblem(wholeBody());
+      const problem = await zipIntegrityProblem(held);
       if (problem !== undefined) throw refusedFile(label, what, problem);
       this.#suspect.delete(`${label}\n${what}`);
     }
@@ -959,7 +959,7 @@ export class GoProxy implements GoSource {
       const ingest = async (): Promise<void> => {
         try {
           if (options.wholeZip === 'before keeping') {
-            const problem = await zipIntegrityProblem(wholeBody());
+            const problem = await zipIntegrityProblem(held);
             if (problem !== undefined) {
               this.#refuse(label, what, problem, digest);
               return;

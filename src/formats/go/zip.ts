@@ -21,8 +21,8 @@
  *
  * Failures are RegistryError BAD_REQUEST (TOO_LARGE for sizes) with a one-line reason.
  */
-import { promisify } from 'node:util';
-import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
+import fs from 'node:fs/promises';
+import { constants, crc32, InflateRaw, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { errnoCode, RegistryError } from '../../core/errors.ts';
 import { checkGoModSyntax, unknownGoModStatements } from './gomod-syntax.ts';
@@ -58,7 +58,10 @@ function invalid(reason: string): RegistryError {
 }
 
 /** Unix file type bits of an entry when its creator recorded a Unix mode, else undefined. */
-function unixFileType(entry: yauzl.Entry): number | undefined {
+function unixFileType(entry: {
+  readonly versionMadeBy: number;
+  readonly externalFileAttributes: number;
+}): number | undefined {
   const creator = entry.versionMadeBy >> 8;
   // 3 = Unix, 19 = OS X (Darwin): the high 16 bits of the external attributes are st_mode.
   if (creator !== 3 && creator !== 19) return undefined;
@@ -129,6 +132,10 @@ export async function checkModuleZip(
       `module zip file is too large (${zipSize} bytes; limit is ${limit} bytes)`,
     );
   }
+  const prefix = `${module}@${version}/`;
+  if (zipSize <= inMemoryUploadBytes) {
+    return checkInMemory(await fs.readFile(zipPath), new ModuleZipRules(prefix, module, version));
+  }
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(zipPath, {
@@ -143,7 +150,7 @@ export async function checkModuleZip(
     throw asZipError(err);
   }
   try {
-    return await checkEntries(zip, `${module}@${version}/`, module, version);
+    return await checkEntries(zip, new ModuleZipRules(prefix, module, version));
   } catch (err) {
     throw asZipError(err);
   } finally {
@@ -151,36 +158,46 @@ export async function checkModuleZip(
   }
 }
 
-async function checkEntries(
-  zip: yauzl.ZipFile,
-  prefix: string,
-  module: string,
-  version: string,
-): Promise<CheckedZip> {
-  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
-  const collisions = new CollisionChecker();
-  let contentSize = 0;
-  let files = 0;
-  let goMod: Buffer | undefined;
-  const packageDirs = new Set<string>();
-  for await (const entry of zip.eachEntry()) {
-    const full = entry.fileName;
+/**
+ * The module zip rules, entry by entry (`entry`) and then for the whole (`finish`): one set for
+ * both walks of an upload, in memory (checkInMemory) and through yauzl (checkEntries).
+ */
+class ModuleZipRules {
+  readonly #prefix: string;
+  readonly #module: string;
+  readonly #version: string;
+  readonly #collisions = new CollisionChecker();
+  readonly #packageDirs = new Set<string>();
+  #contentSize = 0;
+  #files = 0;
+
+  constructor(prefix: string, module: string, version: string) {
+    this.#prefix = prefix;
+    this.#module = module;
+    this.#version = version;
+  }
+
+  /**
+   * Checks one entry before its data is read: its path relative to the module root when it is a
+   * file to read through, undefined for a directory (or the root itself). Throws RegistryError.
+   */
+  entry(full: string, type: number | undefined, size: number): string | undefined {
+    const prefix = this.#prefix;
     if (!full.startsWith(prefix)) {
       throw invalid(`${JSON.stringify(full)}: path does not have prefix "${prefix}"`);
     }
     let name = full.slice(prefix.length);
-    if (name === '') continue;
+    if (name === '') return undefined;
     const isDir = name.endsWith('/');
     if (isDir) name = name.slice(0, -1);
     if (!isClean(name)) throw invalid(`${JSON.stringify(full)}: file path is not clean`);
     const pathErr = checkFilePath(name);
     if (pathErr !== undefined) throw invalid(pathErr);
-    const collision = collisions.check(name, isDir);
+    const collision = this.#collisions.check(name, isDir);
     if (collision !== undefined) throw invalid(collision);
-    const type = unixFileType(entry);
     if (isDir) {
       if (type !== undefined && type !== 0o040000) throw invalid(`"${name}" is not a directory`);
-      continue;
+      return undefined;
     }
     if (type === 0o120000) throw invalid(`"${name}" is a symbolic link`);
     if (type !== undefined && type !== 0o100000) throw invalid(`"${name}" is not a regular file`);
@@ -189,21 +206,20 @@ async function checkEntries(
     }
     const slash = name.lastIndexOf('/');
     const base = name.slice(slash + 1);
-    if (base.endsWith('.go')) packageDirs.add(slash < 0 ? '' : name.slice(0, slash));
+    if (base.endsWith('.go')) this.#packageDirs.add(slash < 0 ? '' : name.slice(0, slash));
     if (base.toLowerCase() === 'go.mod') {
       if (base !== name) {
         throw invalid(`"${name}": go.mod file not in module root directory (a nested module)`);
       }
       if (name !== 'go.mod') throw invalid(`"${name}": go.mod files must have lowercase names`);
     }
-    const size = entry.uncompressedSize;
-    if (size > MAX_ZIP_FILE - contentSize) {
+    if (size > MAX_ZIP_FILE - this.#contentSize) {
       throw new RegistryError(
         'TOO_LARGE',
         `invalid module zip: total uncompressed size of module contents too large (max size is ${MAX_ZIP_FILE} bytes)`,
       );
     }
-    contentSize += size;
+    this.#contentSize += size;
     if (name === 'go.mod' && size > MAX_GO_MOD) {
       throw new RegistryError(
         'TOO_LARGE',
@@ -216,41 +232,115 @@ async function checkEntries(
         `invalid module zip: LICENSE file too large (max size is ${MAX_LICENSE} bytes)`,
       );
     }
+    this.#files++;
+    return name;
+  }
+
+  /** The whole zip's rules (the root go.mod, `goMod`, names the module); what it yields. */
+  finish(goMod: Buffer | undefined): CheckedZip {
+    const module = this.#module;
+    if (goMod !== undefined) {
+      if (semverBuild(this.#version) === '+incompatible') {
+        throw invalid(
+          `${module}@${this.#version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
+        );
+      }
+      const text = goMod.toString('utf8');
+      // Checked before anything is stored: a version is immutable, and go fails every `go get` of
+      // one whose go.mod it cannot parse, and every `go install m@v` (a strict parse) of one with a
+      // malformed `replace`, `exclude`, `retract`, `go` or `toolchain` line (trial 23).
+      const syntax = checkGoModSyntax(text);
+      if (syntax !== undefined) {
+        throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
+      }
+      const declared = parseModulePath(text);
+      if (declared === undefined) {
+        // go skips an unknown directive in a dependency's go.mod (so this stays a refusal of a
+        // go.mod without a module line, go's "parsing go.mod: missing module line"), but a
+        // misspelt `modul x` is named, in the words of the author's own `go build` (trial 21 F3).
+        const unknown = unknownGoModStatements(text);
+        throw invalid(
+          unknown.length === 0
+            ? 'go.mod has no module line'
+            : `go.mod has no module line (${unknown.join('; ')})`,
+        );
+      }
+      if (declared !== module) {
+        throw invalid(`go.mod declares module "${declared}", not "${module}"`);
+      }
+    }
+    return {
+      goMod,
+      files: this.#files,
+      contentSize: this.#contentSize,
+      packageDirs: [...this.#packageDirs].sort(),
+    };
+  }
+}
+
+/**
+ * An upload's zip over this size is walked from its spool file by yauzl (bounded memory: one
+ * entry's stream at a time); up to it, read into memory and checked as a proxied zip is.
+ */
+export const IN_MEMORY_UPLOAD_BYTES = 4 * 1024 * 1024;
+let inMemoryUploadBytes = IN_MEMORY_UPLOAD_BYTES;
+
+/** Tests: the size up to which an upload is checked in memory (IN_MEMORY_UPLOAD_BYTES). */
+export function setInMemoryUploadBytesForTests(bytes: number): void {
+  inMemoryUploadBytes = bytes;
+}
+
+/**
+ * checkModuleZip of a zip read into memory: the central directory and every entry read as the
+ * proxy's whole-zip check reads them (centralDirectory strict: a backslash in a name is refused,
+ * names decoded as UTF-8 as Go reads them; entryProblemInMemory), each entry's rules applied
+ * before its data is read. The root go.mod's bytes are kept.
+ */
+async function checkInMemory(bytes: Buffer, rules: ModuleZipRules): Promise<CheckedZip> {
+  const zip = new ChunkedBytes(bytes);
+  const directory = centralDirectory(zip, true);
+  if (typeof directory === 'string') throw invalid(directory);
+  let goMod: Buffer | undefined;
+  let since = performance.now();
+  const pace = (): Promise<void> | undefined => {
+    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      since = performance.now();
+    });
+  };
+  const inflater = new EntryInflater(pace, inflaterFallback);
+  try {
+    for (const entry of directory) {
+      const name = rules.entry(entry.fileName, unixFileType(entry), entry.uncompressedSize);
+      if (name === undefined) continue;
+      const kept: { bytes?: Buffer } = {};
+      const problem = await entryProblemInMemory(
+        zip,
+        entry,
+        inflater,
+        name === 'go.mod' ? kept : undefined,
+      );
+      if (problem !== undefined) throw invalid(problem);
+      if (name === 'go.mod') goMod = kept.bytes;
+      const wait = pace();
+      if (wait !== undefined) await wait;
+    }
+  } finally {
+    inflater.close();
+  }
+  return rules.finish(goMod);
+}
+
+async function checkEntries(zip: yauzl.ZipFile, rules: ModuleZipRules): Promise<CheckedZip> {
+  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
+  let goMod: Buffer | undefined;
+  for await (const entry of zip.eachEntry()) {
+    const name = rules.entry(entry.fileName, unixFileType(entry), entry.uncompressedSize);
+    if (name === undefined) continue;
     const data = await inflate(zip, entry, name, name === 'go.mod');
     if (name === 'go.mod') goMod = data;
-    files++;
   }
-  if (goMod !== undefined) {
-    if (semverBuild(version) === '+incompatible') {
-      throw invalid(
-        `${module}@${version}: +incompatible versions have no go.mod (this module has one, so its path needs a major version suffix)`,
-      );
-    }
-    const text = goMod.toString('utf8');
-    // Checked before anything is stored: a version is immutable, and go fails every `go get` of
-    // one whose go.mod it cannot parse, and every `go install m@v` (a strict parse) of one with a
-    // malformed `replace`, `exclude`, `retract`, `go` or `toolchain` line (trial 23).
-    const syntax = checkGoModSyntax(text);
-    if (syntax !== undefined) {
-      throw invalid(`go.mod does not parse as go reads it (${syntax}): fix it and publish again`);
-    }
-    const declared = parseModulePath(text);
-    if (declared === undefined) {
-      // go skips an unknown directive in a dependency's go.mod (so this stays a refusal of a
-      // go.mod without a module line, go's "parsing go.mod: missing module line"), but a
-      // misspelt `modul x` is named, in the words of the author's own `go build` (trial 21 F3).
-      const unknown = unknownGoModStatements(text);
-      throw invalid(
-        unknown.length === 0
-          ? 'go.mod has no module line'
-          : `go.mod has no module line (${unknown.join('; ')})`,
-      );
-    }
-    if (declared !== module) {
-      throw invalid(`go.mod declares module "${declared}", not "${module}"`);
-    }
-  }
-  return { goMod, files, contentSize, packageDirs: [...packageDirs].sort() };
+  return rules.finish(goMod);
 }
 
 /**
@@ -386,8 +476,10 @@ export function checkZipHead(head: Buffer, module: string, version: string): str
  * bytes (read directly: centralDirectory, entryProblemInMemory) or a file path (a spooled large
  * zip, read through yauzl); the work is one inflate of each entry (nothing kept).
  */
-export async function zipIntegrityProblem(source: Buffer | string): Promise<string | undefined> {
-  if (typeof source !== 'string') return zipIntegrityProblemInMemory(source);
+export async function zipIntegrityProblem(
+  source: Buffer | readonly Buffer[] | string,
+): Promise<string | undefined> {
+  if (typeof source !== 'string') return zipIntegrityProblemInMemory(new ChunkedBytes(source));
   const options = {
     lazyEntries: true,
     autoClose: false,
@@ -433,32 +525,152 @@ const CONTENTS_TOO_LARGE = `total uncompressed size of module contents too large
  * thread of a cold `go mod download`; the verdicts are yauzl's, plus Go's own refusal of an
  * entry count lower than the records present.
  */
-async function zipIntegrityProblemInMemory(zip: Buffer): Promise<string | undefined> {
+async function zipIntegrityProblemInMemory(zip: ChunkedBytes): Promise<string | undefined> {
   const directory = centralDirectory(zip);
   if (typeof directory === 'string') return directory;
   // Bounds the inflating (each entry must inflate to exactly its declared size): `go` refuses
   // module contents over MAX_ZIP_FILE anyway, and a small zip may claim gigabytes.
   let contents = 0;
+  // Entries inflate synchronously: without a turn of the event loop now and then, a zip of a
+  // few hundred files (x/sys: 412) held every other request for 40-100 ms, and `go`'s next
+  // answers (often the very zip being checked, sent from memory) waited for the whole check.
+  // Asked after each entry and after each 64 KiB inflated of a large one.
   let since = performance.now();
-  for (const entry of directory) {
-    if (entry.fileName.endsWith('/')) continue;
-    contents += entry.uncompressedSize;
-    if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
-    const problem = await entryProblemInMemory(zip, entry);
-    if (problem !== undefined) return problem;
-    // Small entries inflate synchronously: without a turn of the event loop now and then, a zip
-    // of a few hundred files (x/sys: 412) held every other request for 40-100 ms, and `go`'s next
-    // answers (often the very zip being checked, sent from memory) waited for the whole check.
-    if (performance.now() - since >= CHECK_SLICE_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  const pace = (): Promise<void> | undefined => {
+    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       since = performance.now();
+    });
+  };
+  const inflater = new EntryInflater(pace, inflaterFallback);
+  try {
+    for (const entry of directory) {
+      if (entry.fileName.endsWith('/')) continue;
+      contents += entry.uncompressedSize;
+      if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
+      const problem = await entryProblemInMemory(zip, entry, inflater);
+      if (problem !== undefined) return problem;
+      const wait = pace();
+      if (wait !== undefined) await wait;
     }
+    return undefined;
+  } finally {
+    inflater.close();
   }
-  return undefined;
+}
+
+let inflaterFallback = false;
+
+/** Tests: whether the in-memory check inflates each entry with `inflateRawSync` instead. */
+export function useInflateRawSyncForTests(on: boolean): void {
+  inflaterFallback = on;
 }
 
 /** The in-memory whole-zip check yields to the event loop after this much work, ms. */
 const CHECK_SLICE_MS = 2;
+
+/**
+ * A zip held in memory as the chunks its body arrived in, read in place: a number from the chunk
+ * that holds it (a copy of those few bytes only when it straddles two), an entry's data as views
+ * of the chunks it spans. Joining a fill's chunks into one buffer for the check copied every
+ * proxied zip into freshly allocated memory (~2% of a cold `go mod download`'s main thread).
+ * Reads past the end throw RangeError, as Buffer's do.
+ */
+export class ChunkedBytes {
+  readonly length: number;
+  readonly #chunks: readonly Buffer[];
+  /** Offset of each chunk's first byte in the whole. */
+  readonly #starts: number[];
+  /** The chunk read last: reads come mostly in order. */
+  #at = 0;
+
+  constructor(source: Buffer | readonly Buffer[]) {
+    const chunks = Buffer.isBuffer(source) ? [source] : source.filter((c) => c.length > 0);
+    this.#chunks = chunks;
+    this.#starts = [];
+    let length = 0;
+    for (const chunk of chunks) {
+      this.#starts.push(length);
+      length += chunk.length;
+    }
+    this.length = length;
+  }
+
+  /** Index of the chunk holding byte `at` (0 <= at < length). */
+  #index(at: number): number {
+    const starts = this.#starts;
+    let i = this.#at;
+    const start = starts[i] ?? 0;
+    if (at >= start && at < start + (this.#chunks[i]?.length ?? 0)) return i;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] ?? 0) <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    i = lo;
+    this.#at = i;
+    return i;
+  }
+
+  /** A buffer holding bytes [at, at + n) and where they start in it. */
+  #holding(at: number, n: number): [Buffer, number] {
+    if (!(at >= 0 && at + n <= this.length)) {
+      throw new RangeError(`offset ${at} + ${n} is out of range (length ${this.length})`);
+    }
+    const i = this.#index(at);
+    const chunk = this.#chunks[i] as Buffer;
+    const offset = at - (this.#starts[i] as number);
+    if (offset + n <= chunk.length) return [chunk, offset];
+    return [this.flat(at, at + n), 0];
+  }
+
+  readUInt16LE(at: number): number {
+    const [buf, offset] = this.#holding(at, 2);
+    return buf.readUInt16LE(offset);
+  }
+
+  readUInt32LE(at: number): number {
+    const [buf, offset] = this.#holding(at, 4);
+    return buf.readUInt32LE(offset);
+  }
+
+  readBigUInt64LE(at: number): bigint {
+    const [buf, offset] = this.#holding(at, 8);
+    return buf.readBigUInt64LE(offset);
+  }
+
+  toString(encoding: 'utf8' | 'latin1', start: number, end: number): string {
+    const [buf, offset] = this.#holding(start, end - start);
+    return buf.toString(encoding, offset, offset + end - start);
+  }
+
+  /** Bytes [start, end) as views of the chunks they span, in order (none when empty). */
+  pieces(start: number, end: number): Buffer[] {
+    if (!(start >= 0 && start <= end && end <= this.length)) {
+      throw new RangeError(`range ${start}-${end} is out of range (length ${this.length})`);
+    }
+    const out: Buffer[] = [];
+    if (start === end) return out;
+    for (let i = this.#index(start); i < this.#chunks.length; i++) {
+      const chunkStart = this.#starts[i] as number;
+      if (chunkStart >= end) break;
+      const chunk = this.#chunks[i] as Buffer;
+      out.push(
+        chunk.subarray(Math.max(0, start - chunkStart), Math.min(chunk.length, end - chunkStart)),
+      );
+    }
+    return out;
+  }
+
+  /** Bytes [start, end) as one buffer: a view when one chunk holds them, else a copy. */
+  flat(start: number, end: number): Buffer {
+    const pieces = this.pieces(start, end);
+    if (pieces.length === 1) return pieces[0] as Buffer;
+    return Buffer.concat(pieces, end - start);
+  }
+}
 
 /** What the integrity check reads of a central directory record (APPNOTE.TXT 4.3.12). */
 interface CentralEntry {
@@ -476,6 +688,10 @@ interface CentralEntry {
   readonly uncompressedSize: number;
   /** Offset of the entry's local header in the archive, zip64 extra field applied. */
   readonly relativeOffsetOfLocalHeader: number;
+  /** The creator's system in the high byte (3 Unix, 19 OS X), as yauzl's Entry has it. */
+  readonly versionMadeBy: number;
+  /** With a Unix creator, st_mode in the high 16 bits. */
+  readonly externalFileAttributes: number;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -490,7 +706,7 @@ const ZIP64_EXTRA_ID = 0x0001;
 const U32_MAX = 0xffffffff;
 
 /** An 8-byte little-endian count or offset; NaN past 2^53 (no zip in memory is that large). */
-function readU64(buf: Buffer, at: number): number {
+function readU64(buf: ChunkedBytes, at: number): number {
   const value = buf.readBigUInt64LE(at);
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(value);
 }
@@ -505,7 +721,7 @@ function readU64(buf: Buffer, at: number): number {
  * differ, a zip64 field missing. An entry count smaller than the records is refused as Go's
  * archive/zip refuses it (yauzl read the first ones only).
  */
-function centralDirectory(zip: Buffer): CentralEntry[] | string {
+function centralDirectory(zip: ChunkedBytes, strict = false): CentralEntry[] | string {
   let end = -1;
   const lowest = Math.max(0, zip.length - EOCD_BYTES - 0xffff);
   for (let i = zip.length - EOCD_BYTES; i >= lowest; i--) {
@@ -551,9 +767,17 @@ function centralDirectory(zip: Buffer): CentralEntry[] | string {
     const next = extraEnd + zip.readUInt16LE(at + 32);
     if (next > zip.length) return 'unexpected EOF';
     // Backslashes read as slashes, as yauzl read a lenient archive (strictFileNames: false).
-    const fileName = zip
-      .toString((flags & 0x800) !== 0 ? 'utf8' : 'latin1', nameStart, extraStart)
-      .replaceAll('\\', '/');
+    // strict (an upload, checkModuleZip): a backslash is refused, as yauzl's strictFileNames
+    // did, and the name is read as UTF-8 whatever its flag says, as Go reads it (bytes that are
+    // not UTF-8 are then no letters and fail checkFilePath, as in `go`).
+    const raw = zip.toString(
+      strict || (flags & 0x800) !== 0 ? 'utf8' : 'latin1',
+      nameStart,
+      extraStart,
+    );
+    if (strict && raw.includes('\\')) return `invalid characters in fileName: ${raw}`;
+    // Backslashes read as slashes, as yauzl read a lenient archive (strictFileNames: false).
+    const fileName = strict ? raw : raw.replaceAll('\\', '/');
     const nameProblem = unsafeName(fileName);
     if (nameProblem !== undefined) return nameProblem;
     let compressedSize = zip.readUInt32LE(at + 20);
@@ -579,6 +803,10 @@ function centralDirectory(zip: Buffer): CentralEntry[] | string {
       const offset = widen(localHeader, 'relative header offset');
       if (typeof offset === 'string') return offset;
       [uncompressedSize, compressedSize, localHeader] = [uncompressed, compressed, offset];
+      // Past 2^53 (readU64's NaN): no zip in memory is that large, and no size is.
+      if (Number.isNaN(uncompressedSize + compressedSize + localHeader)) {
+        return `${JSON.stringify(fileName.slice(0, 200))}: zip64 size or offset out of range`;
+      }
     }
     const method = zip.readUInt16LE(at + 10);
     if (method === 0 && compressedSize !== uncompressedSize + ((flags & 1) !== 0 ? 12 : 0)) {
@@ -592,6 +820,8 @@ function centralDirectory(zip: Buffer): CentralEntry[] | string {
       compressedSize,
       uncompressedSize,
       relativeOffsetOfLocalHeader: localHeader,
+      versionMadeBy: zip.readUInt16LE(at + 4),
+      externalFileAttributes: zip.readUInt32LE(at + 38),
     });
     at = next;
   }
@@ -608,7 +838,7 @@ function centralDirectory(zip: Buffer): CentralEntry[] | string {
  * `zip[start, end)`, undefined when there is none, or the reason the fields do not parse.
  */
 function zip64Extra(
-  zip: Buffer,
+  zip: ChunkedBytes,
   start: number,
   end: number,
 ): { start: number; end: number } | string | undefined {
@@ -634,91 +864,212 @@ function unsafeName(name: string): string | undefined {
   return undefined;
 }
 
-/** Entries inflated in one call at most this large; larger ones are inflated as a stream. */
-const WHOLE_INFLATE_MAX_BYTES = 8 * 1024 * 1024;
-/**
- * Entries up to this size are inflated on the main thread (a fraction of a millisecond); larger
- * ones in one thread-pool call, so a big file does not hold up every other request meanwhile.
- */
-const SYNC_INFLATE_MAX_BYTES = 64 * 1024;
-const inflateRawAsync = promisify(inflateRaw);
 const LOCAL_FILE_HEADER_SIGNATURE = 0x04034b50;
+/** Output of one inflate call at most, bytes: the scratch buffer each entry inflates into. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/** Node's zlib engine as the synchronous zlib functions drive it (lib/zlib.js processChunkSync). */
+interface ZlibEngine {
+  _handle: {
+    writeSync(
+      flush: number,
+      input: Buffer,
+      inOff: number,
+      inLen: number,
+      out: Buffer,
+      outOff: number,
+      outLen: number,
+    ): void;
+  } | null;
+  _writeState: Uint32Array;
+  reset(): void;
+  destroy(): void;
+  readonly errored: Error | null;
+  on(event: 'error', listener: () => void): void;
+}
+
+/**
+ * Inflates entries of one zip one after another through one raw-inflate context (zlib's
+ * inflateReset between entries) into one 64 KiB scratch buffer, each piece CRC'd and counted as
+ * it comes out and then overwritten. `inflateRawSync` per entry (a zlib stream object, a native
+ * context and its window allocated and freed, and a fresh output buffer of the entry's size —
+ * 14 MB of new memory per cold `go mod download`, page faults included) cost about twice the
+ * CPU of the inflating itself. The engine is Node's own (`new InflateRaw()`), driven as Node's
+ * synchronous functions drive it (`_handle.writeSync`, the sizes left in `_writeState`); a
+ * Node without that internal interface falls back to `inflateRawSync` of the entry
+ * (`fallback`, also what the tests use to compare). A zlib error destroys the engine (Node's
+ * zlibOnError): the next entry gets a new one. One inflater per check: checks of several zips
+ * run at once and each yields between pieces.
+ */
+export class EntryInflater {
+  #engine: ZlibEngine | undefined;
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly #pace: () => Promise<void> | undefined;
+  readonly #fallback: boolean;
+
+  /** `pace` is asked after each piece: a promise to wait for (a turn of the event loop) or not. */
+  constructor(pace: () => Promise<void> | undefined, fallback = false) {
+    this.#pace = pace;
+    this.#fallback = fallback;
+  }
+
+  #fresh(): ZlibEngine | undefined {
+    if (this.#fallback) return undefined;
+    const kept = this.#engine;
+    if (kept !== undefined && kept._handle !== null) {
+      kept.reset();
+      return kept;
+    }
+    const engine = new InflateRaw() as unknown as ZlibEngine;
+    if (
+      typeof engine._handle?.writeSync !== 'function' ||
+      !(engine._writeState instanceof Uint32Array)
+    ) {
+      return undefined;
+    }
+    // zlibOnError destroys the stream, which emits 'error' on the next tick: heard here, the
+    // error itself is read from `errored` right after the failing write.
+    engine.on('error', () => undefined);
+    this.#engine = engine;
+    return engine;
+  }
+
+  /**
+   * Why the deflated `pieces` (in order) do not inflate to exactly `size` bytes of CRC-32 `crc`
+   * (`name` quoted in the reason), or undefined.
+   */
+  async problem(
+    name: string,
+    pieces: readonly Buffer[],
+    size: number,
+    crc: number,
+  ): Promise<string | undefined> {
+    const engine = this.#fresh();
+    if (engine === undefined) return wholeEntryProblem(name, pieces, size, crc);
+    const scratch = this.#scratch;
+    let sum = 0;
+    let got = 0;
+    // No data at all is still a deflate stream to finish: zlib says "unexpected end of file".
+    const inputs = pieces.length === 0 ? [Buffer.alloc(0)] : pieces;
+    for (let p = 0; p < inputs.length; p++) {
+      const input = inputs[p] as Buffer;
+      const flush = p === inputs.length - 1 ? constants.Z_FINISH : constants.Z_NO_FLUSH;
+      let inOff = 0;
+      let inLen = input.length;
+      for (;;) {
+        const handle = engine._handle;
+        if (handle === null) return `${name}: corrupt compressed data (zlib closed)`;
+        // One byte over the declared size is enough to tell that it inflates to more.
+        const room = Math.min(SCRATCH_BYTES, size + 1 - got);
+        handle.writeSync(flush, input, inOff, inLen, scratch, 0, room);
+        const failed = engine.errored;
+        if (failed !== null) {
+          this.#engine = undefined;
+          return `${name}: corrupt compressed data (${failed.message})`;
+        }
+        const outLeft = engine._writeState[0] as number;
+        const inLeft = engine._writeState[1] as number;
+        const have = room - outLeft;
+        got += have;
+        if (got > size) return `${name}: inflates past its declared size`;
+        if (have > 0) sum = crc32(scratch.subarray(0, have), sum);
+        inOff += inLen - inLeft;
+        inLen = inLeft;
+        const wait = this.#pace();
+        if (wait !== undefined) {
+          await wait;
+          // Another check cannot have used this engine (one per check), but be plain about it.
+          if (engine.errored !== null || engine._handle === null) {
+            return `${name}: corrupt compressed data (zlib closed)`;
+          }
+        }
+        // Output space left: zlib took all it could of this piece (or the stream ended).
+        if (outLeft !== 0) break;
+      }
+    }
+    if (got !== size) return `${name}: ${got} bytes, declared ${size}`;
+    if (sum >>> 0 !== crc >>> 0) return `${name}: CRC-32 mismatch`;
+    return undefined;
+  }
+
+  /** Frees the engine (the check is over). */
+  close(): void {
+    this.#engine?.destroy();
+    this.#engine = undefined;
+  }
+}
+
+/**
+ * EntryInflater's fallback: the entry joined (a copy only when it spans pieces) and inflated in
+ * one `inflateRawSync` bounded by its declared size.
+ */
+function wholeEntryProblem(
+  name: string,
+  pieces: readonly Buffer[],
+  size: number,
+  crc: number,
+  kept?: { bytes?: Buffer },
+): string | undefined {
+  const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces);
+  let content: Buffer;
+  try {
+    content = inflateRawSync(data, { maxOutputLength: size + 1, chunkSize: SCRATCH_BYTES });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') return `${name}: inflates past its declared size`;
+    return `${name}: corrupt compressed data (${err instanceof Error ? err.message : String(err)})`;
+  }
+  if (content.length > size) return `${name}: inflates past its declared size`;
+  if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
+  if (crc32(content) >>> 0 !== crc >>> 0) return `${name}: CRC-32 mismatch`;
+  if (kept !== undefined) kept.bytes = content;
+  return undefined;
+}
 
 /**
  * One entry of a zip held in memory, checked without yauzl: its local header located, its data
- * inflated in one call (bounded by the declared size; synchronous when small, else on the
- * thread pool; as a stream over WHOLE_INFLATE_MAX_BYTES, so a small zip claiming a huge file
- * never gets an output buffer that large) and compared with the declared size and CRC-32. A
- * stream per entry (yauzl's openReadStream: a zlib stream and its thread-pool round trips) cost
- * ~40 ms of CPU per proxied module zip of a few hundred files, doubling a cold `go mod
- * download`'s CPU. Encrypted entries are refused (`go` cannot extract them).
+ * inflated through the check's EntryInflater (bounded by the declared size: a small zip
+ * claiming a huge file never gets an output buffer larger than 64 KiB) and compared with the
+ * declared size and CRC-32; a stored entry CRC'd in place. A stream per entry (yauzl's
+ * openReadStream: a zlib stream and its thread-pool round trips) cost ~40 ms of CPU per proxied
+ * module zip of a few hundred files, doubling a cold `go mod download`'s CPU. Encrypted entries
+ * are refused (`go` cannot extract them).
  */
-async function entryProblemInMemory(zip: Buffer, entry: CentralEntry): Promise<string | undefined> {
+async function entryProblemInMemory(
+  zip: ChunkedBytes,
+  entry: CentralEntry,
+  inflater: EntryInflater,
+  kept?: { bytes?: Buffer },
+): Promise<string | undefined> {
   const name = JSON.stringify(entry.fileName.slice(0, 200));
   if ((entry.generalPurposeBitFlag & 1) !== 0) return `${name}: entry is encrypted`;
   const at = entry.relativeOffsetOfLocalHeader;
   if (
-    at + LOCAL_HEADER_BYTES > zip.length ||
+    !(at + LOCAL_HEADER_BYTES <= zip.length) ||
     zip.readUInt32LE(at) !== LOCAL_FILE_HEADER_SIGNATURE
   ) {
     return `${name}: invalid local file header`;
   }
   const start = at + LOCAL_HEADER_BYTES + zip.readUInt16LE(at + 26) + zip.readUInt16LE(at + 28);
   const end = start + entry.compressedSize;
-  if (end > zip.length) return `${name}: its data runs past the end of the archive`;
-  const data = zip.subarray(start, end);
+  if (!(end <= zip.length)) return `${name}: its data runs past the end of the archive`;
+  // Views of the chunks the body arrived in: nothing copied, a stored entry not either.
+  const data = zip.pieces(start, end);
   const size = entry.uncompressedSize;
-  let content: Buffer;
   if (entry.compressionMethod === 0) {
-    content = data;
-  } else if (entry.compressionMethod === 8) {
-    if (size > WHOLE_INFLATE_MAX_BYTES) return streamedProblem(name, data, entry);
-    try {
-      // One byte over the declared size is enough to tell that it inflates to more.
-      const limit = { maxOutputLength: size + 1, chunkSize: Math.max(64, size + 1) };
-      content =
-        size <= SYNC_INFLATE_MAX_BYTES
-          ? inflateRawSync(data, limit)
-          : await inflateRawAsync(data, limit);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === 'ERR_BUFFER_TOO_LARGE') return `${name}: inflates past its declared size`;
-      return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
-    }
-  } else {
-    return `${name}: unsupported compression method ${entry.compressionMethod}`;
+    if (end - start !== size) return `${name}: ${end - start} bytes, declared ${size}`;
+    let sum = 0;
+    for (const piece of data) sum = crc32(piece, sum);
+    if (sum >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
+    if (kept !== undefined) kept.bytes = Buffer.concat(data, size);
+    return undefined;
   }
-  if (content.length !== size) return `${name}: ${content.length} bytes, declared ${size}`;
-  if (crc32(content) >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
-  return undefined;
-}
-
-/** entryProblemInMemory for a large deflated entry: inflated as a stream, 16 KiB at a time. */
-async function streamedProblem(
-  name: string,
-  data: Buffer,
-  entry: CentralEntry,
-): Promise<string | undefined> {
-  const inflater = createInflateRaw();
-  inflater.end(data);
-  let crc = 0;
-  let size = 0;
-  try {
-    for await (const chunk of inflater as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > entry.uncompressedSize) return `${name}: inflates past its declared size`;
-      crc = crc32(chunk, crc);
-    }
-  } catch (err) {
-    return `${name}: does not inflate (${err instanceof Error ? err.message : String(err)})`;
-  } finally {
-    inflater.destroy();
+  if (entry.compressionMethod === 8) {
+    // The bytes wanted (an upload's go.mod, at most 16 MiB): inflated whole, the same checks.
+    if (kept !== undefined) return wholeEntryProblem(name, data, size, entry.crc32, kept);
+    return inflater.problem(name, data, size, entry.crc32);
   }
-  if (size !== entry.uncompressedSize) {
-    return `${name}: ${size} bytes, declared ${entry.uncompressedSize}`;
-  }
-  if (crc >>> 0 !== entry.crc32 >>> 0) return `${name}: CRC-32 mismatch`;
-  return undefined;
+  return `${name}: unsupported compression method ${entry.compressionMethod}`;
 }
 
 /** The one-line reason of a yauzl or zlib error about an archive; other errors are rethrown. */

@@ -6,14 +6,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
-import { crc32 } from 'node:zlib';
+import zlib, { crc32 } from 'node:zlib';
 import { listModuleFiles, writeModuleZip } from '../../../src/formats/go/zip-create.ts';
 import {
   checkModuleZip,
   isVendoredPackage,
   parseModulePath,
+  setInMemoryUploadBytesForTests,
+  useInflateRawSyncForTests,
   zipIntegrityProblem,
 } from '../../../src/formats/go/zip.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -103,7 +106,14 @@ function verdictsIn(
   const file = path.join(dir, 'check.zip');
   return async (bytes) => {
     await fs.writeFile(file, bytes);
-    return [await zipIntegrityProblem(bytes), await zipIntegrityProblem(file)];
+    const inMemory = await zipIntegrityProblem(bytes);
+    // The chunks a proxied body arrived in, read in place: the same verdict however it is cut.
+    for (const size of bytes.length <= 100_000 ? [1, 7, 4096] : [7, 65_536]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      assert.equal(await zipIntegrityProblem(chunks), inMemory, `in chunks of ${size} bytes`);
+    }
+    return [inMemory, await zipIntegrityProblem(file)];
   };
 }
 
@@ -400,6 +410,16 @@ test('zipIntegrityProblem in memory: zip64 sizes and offsets are read from the e
   const damaged = Buffer.from(zip);
   damaged[30 + 26] = 0x58;
   for (const verdict of await verdicts(damaged)) assert.match(verdict ?? '', /CRC-32 mismatch/);
+  // A size past 2^53 in the zip64 field: refused (in memory, and as an upload: a 400, not a 500).
+  const huge = Buffer.from(zip);
+  huge.writeBigUInt64LE(1n << 60n, central + 46 + 26 + 4);
+  assert.match((await zipIntegrityProblem(huge)) ?? '', /out of range/);
+  const file = path.join(dir.path, 'huge.zip');
+  await fs.writeFile(file, huge);
+  await assert.rejects(
+    checkModuleZip(file, huge.length, 'example.com/m', 'v1.0.0', 1 << 20),
+    (err: unknown) => err instanceof Error && 'status' in err && err.status === 400,
+  );
 });
 
 test('zipIntegrityProblem in memory: a zip of many small entries lets the event loop turn while it is checked', async () => {
@@ -434,4 +454,185 @@ test('zipIntegrityProblem in memory: a zip of many small entries lets the event 
   assert.equal(problem, undefined);
   assert.ok(took > 5, `the check took ${took.toFixed(1)} ms: too fast to tell`);
   assert.ok(turns > 0, `the event loop never turned during a ${took.toFixed(1)} ms check`);
+});
+
+test('zipIntegrityProblem in memory: entries inflate through one reused zlib context, with the verdicts of inflateRawSync per entry', async () => {
+  // inflateRawSync per entry (a zlib stream object, a native context, a fresh output buffer of
+  // the entry's size) cost about twice the inflating itself on a cold `go mod download`.
+  await using dir = await tempDir('nora-go-zip-reuse-');
+  const text = path.join(dir.path, 'a.go');
+  await fs.writeFile(
+    text,
+    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(300)),
+  );
+  const big = path.join(dir.path, 'big.txt');
+  // Over the 64 KiB scratch buffer: inflated in pieces.
+  await fs.writeFile(big, Array.from({ length: 40_000 }, (_, i) => `line ${i * 7919}\n`).join(''));
+  const out = path.join(dir.path, 'm.zip');
+  const files = Array.from({ length: 200 }, (_, i) => ({
+    path: i === 0 ? 'go.mod' : i === 1 ? 'big.txt' : `p${i % 20}/f${i}.go`,
+    localPath: i === 1 ? big : text,
+    size: 0,
+  }));
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
+  const zip = await fs.readFile(out);
+
+  const original = zlib.inflateRawSync;
+  let calls = 0;
+  const counted: typeof original = (...args) => {
+    calls++;
+    return original(...args);
+  };
+  zlib.inflateRawSync = counted;
+  syncBuiltinESMExports();
+  try {
+    assert.equal(await zipIntegrityProblem(zip), undefined);
+    assert.equal(calls, 0, 'no inflateRawSync per entry');
+    useInflateRawSyncForTests(true);
+    assert.equal(await zipIntegrityProblem(zip), undefined);
+    const fallbackCalls: number = calls;
+    assert.ok(fallbackCalls >= 199, `the fallback inflates each entry (${fallbackCalls} calls)`);
+  } finally {
+    useInflateRawSyncForTests(false);
+    zlib.inflateRawSync = original;
+    syncBuiltinESMExports();
+  }
+
+  // Damaged copies: the same verdict either way (a flipped byte, the big entry's data cut
+  // short or its declared size off by one, its CRC-32 wrong).
+  const bigHeader = zip.indexOf(Buffer.from('example.com/m@v1.0.0/big.txt'));
+  const dataStart =
+    bigHeader + 'example.com/m@v1.0.0/big.txt'.length + zip.readUInt16LE(bigHeader - 2);
+  const central = zip.indexOf(
+    Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02])]),
+    zip.length - 22 - 200 * 120,
+  );
+  const record = zip.indexOf(Buffer.from('example.com/m@v1.0.0/big.txt'), central) - 46;
+  const variants: [string, (b: Buffer) => void][] = [
+    [
+      'flipped',
+      (b) => {
+        b[dataStart + 500] = (b[dataStart + 500] ?? 0) ^ 0x55;
+      },
+    ],
+    [
+      'flipped late',
+      (b) => {
+        b[dataStart + 5000] = (b[dataStart + 5000] ?? 0) ^ 0x01;
+      },
+    ],
+    ['size - 1', (b) => b.writeUInt32LE(b.readUInt32LE(record + 24) - 1, record + 24)],
+    ['size + 1', (b) => b.writeUInt32LE(b.readUInt32LE(record + 24) + 1, record + 24)],
+    ['crc', (b) => b.writeUInt32LE(b.readUInt32LE(record + 16) ^ 1, record + 16)],
+    ['cut short', (b) => b.writeUInt32LE(100, record + 20)],
+    [
+      // No deflate data at all, claiming an empty file: not a deflate stream either.
+      'no data, claims nothing',
+      (b) => {
+        b.writeUInt32LE(0, record + 16);
+        b.writeUInt32LE(0, record + 20);
+        b.writeUInt32LE(0, record + 24);
+      },
+    ],
+  ];
+  for (const [what, damage] of variants) {
+    const copy = Buffer.from(zip);
+    damage(copy);
+    const reused = await zipIntegrityProblem(copy);
+    useInflateRawSyncForTests(true);
+    const fallback = await zipIntegrityProblem(copy).finally(() => {
+      useInflateRawSyncForTests(false);
+    });
+    assert.ok(reused !== undefined, `${what}: refused`);
+    assert.equal(reused, fallback, what);
+  }
+});
+
+test('checkModuleZip: an upload up to 4 MiB is read as the proxy reads a zip, with the same rules and results as the yauzl walk of a larger one', async () => {
+  await using dir = await tempDir('nora-go-zip-one-checker-');
+  const write = async (name: string, text: string): Promise<string> => {
+    const file = path.join(dir.path, name.replaceAll('/', '_'));
+    await fs.writeFile(file, text);
+    return file;
+  };
+  const goMod = await write('go.mod', 'module example.com/m\n\ngo 1.21\n');
+  const code = await write('a.go', `package m\n\n// ${'text that deflates '.repeat(400)}\n`);
+  const zipOf = async (
+    files: { path: string; localPath: string }[],
+    version = 'v1.0.0',
+  ): Promise<{ file: string; bytes: Buffer }> => {
+    const file = path.join(dir.path, 'm.zip');
+    await writeModuleZip(
+      file,
+      'example.com/m',
+      version,
+      files.map((f) => ({ ...f, size: 0 })),
+    );
+    return { file, bytes: await fs.readFile(file) };
+  };
+  /** checkModuleZip in memory and through yauzl: the result or the error's message, each. */
+  const both = async (bytes: Buffer, version = 'v1.0.0'): Promise<[unknown, unknown]> => {
+    const file = path.join(dir.path, 'upload.zip');
+    await fs.writeFile(file, bytes);
+    const run = async (): Promise<unknown> =>
+      checkModuleZip(file, bytes.length, 'example.com/m', version, 1 << 30).catch((err: unknown) =>
+        err instanceof Error ? err.message : String(err),
+      );
+    const inMemory = await run();
+    setInMemoryUploadBytesForTests(0);
+    try {
+      return [inMemory, await run()];
+    } finally {
+      setInMemoryUploadBytesForTests(4 * 1024 * 1024);
+    }
+  };
+
+  const valid = await zipOf([
+    { path: 'go.mod', localPath: goMod },
+    { path: 'a.go', localPath: code },
+    { path: 'sub/b.go', localPath: code },
+    { path: 'README', localPath: code },
+  ]);
+  const [inMemory, walked] = await both(valid.bytes);
+  assert.deepEqual(inMemory, walked);
+  assert.equal(typeof inMemory, 'object');
+  assert.deepEqual((inMemory as { packageDirs: string[] }).packageDirs, ['', 'sub']);
+
+  const refusals: [string, Buffer, RegExp][] = [
+    ['nested go.mod', (await zipOf([{ path: 'a/go.mod', localPath: goMod }])).bytes, /nested/],
+    ['vendored', (await zipOf([{ path: 'vendor/x/y.go', localPath: code }])).bytes, /vendored/],
+    ['other version', (await zipOf([{ path: 'a.go', localPath: code }], 'v1.0.1')).bytes, /prefix/],
+    [
+      'other module',
+      (await zipOf([{ path: 'go.mod', localPath: await write('other.mod', 'module x.org/y\n') }]))
+        .bytes,
+      /declares module "x\.org\/y"/,
+    ],
+  ];
+  // A symbolic link: a Unix creator and st_mode S_IFLNK in a.go's central directory record.
+  const link = Buffer.from(valid.bytes);
+  const record = link.indexOf(Buffer.from('example.com/m@v1.0.0/a.go'), layout(link).central) - 46;
+  link.writeUInt16LE(0x031e, record + 4);
+  link.writeUInt32LE((0o120777 << 16) >>> 0, record + 38);
+  refusals.push(['symlink', link, /symbolic link/]);
+  // A damaged deflate stream: the reason names the file either way.
+  const damaged = Buffer.from(valid.bytes);
+  const at = damaged.indexOf(Buffer.from('example.com/m@v1.0.0/a.go')) + 60;
+  damaged[at] = (damaged[at] ?? 0) ^ 0x55;
+  refusals.push(['damaged', damaged, /invalid module zip/]);
+  for (const [what, bytes, reason] of refusals) {
+    const [a, b] = await both(bytes);
+    assert.match(String(a), reason, `${what}, in memory`);
+    assert.match(String(b), reason, `${what}, through yauzl`);
+    if (what !== 'damaged') assert.equal(a, b, what);
+  }
+
+  // What yauzl let through and `go` refuses: an end record counting fewer entries than the
+  // central directory holds (yauzl read the counted ones only, archive/zip refuses the zip).
+  const low = Buffer.from(valid.bytes);
+  const { end, count } = layout(low);
+  low.writeUInt16LE(count - 1, end + 8);
+  low.writeUInt16LE(count - 1, end + 10);
+  const [lowInMemory] = await both(low);
+  assert.match(String(lowInMemory), /the end record counts 3 entries/);
 });
