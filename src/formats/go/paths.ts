@@ -2,7 +2,8 @@
  * The GOPROXY protocol's URLs ("GOPROXY protocol" in the Go modules reference; `go help
  * goproxy`) and the checksum-database proxy's (`<proxy>/sumdb/<name>/…`, "Checksum database"),
  * parsed from the raw path below a mount into a route. Module paths and versions come out
- * decoded (`!azure` → `Azure`) and checked (module.ts); anything else is a GoPathError (400).
+ * decoded (`!azure` → `Azure`) and checked (module.ts); anything else is a GoPathError (400), a
+ * `@v/` file of an invalid version a GoVersionError (404 to a read).
  *
  *   <module>/@v/list                    versions
  *   <module>/@v/<version>.info|.mod|.zip
@@ -25,6 +26,14 @@ import {
 export class GoPathError extends Error {
   override readonly name = 'GoPathError';
 }
+
+/**
+ * A `<module>/@v/<version>.info|.mod|.zip` whose version is invalid or not canonical (`v9`,
+ * `v1.2`, a major the path's suffix refuses). A read of it is a 404 with this reason (routes.ts):
+ * only 404/410 let `go` fall through to its next GOPROXY entry, and proxy.golang.org answers such
+ * requests 404 too; a write (PUT, DELETE) of it stays a 400.
+ */
+export class GoVersionError extends GoPathError {}
 
 export type GoFileKind = 'info' | 'mod' | 'zip';
 
@@ -89,17 +98,23 @@ function parseDecoded(path: string): GoRoute {
   if (ext !== 'info' && ext !== 'mod' && ext !== 'zip') {
     throw new GoPathError(`not a module proxy URL: /${path}`);
   }
-  const version = unescapeVersion(file.slice(0, dot));
+  let version: string;
+  try {
+    version = unescapeVersion(file.slice(0, dot));
+  } catch (err) {
+    if (err instanceof GoInputError) throw new GoVersionError(err.message);
+    throw err;
+  }
   const invalid = checkVersion(version);
   if (invalid !== undefined) {
     // `go` asks `.info` of queries (branches, commit prefixes); `.mod`/`.zip` only of versions.
     if (ext !== 'info' || version === '' || version.includes('/')) {
-      throw new GoPathError(invalid);
+      throw new GoVersionError(invalid);
     }
     return { kind: 'info', module, version, canonical: false };
   }
   const mismatch = checkModuleVersion(module, version);
-  if (mismatch !== undefined) throw new GoPathError(mismatch);
+  if (mismatch !== undefined) throw new GoVersionError(mismatch);
   return { kind: ext, module, version, canonical: true };
 }
 

@@ -23,7 +23,7 @@ import { memoizeAnswer } from '../../http/answer-memo.ts';
 import { rawPath, useRawBodies } from '../../http/request.ts';
 import type { Repository } from '../../repos/repository.ts';
 import type { GoDeleter } from './delete.ts';
-import { GoPathError, parseGoPath } from './paths.ts';
+import { GoPathError, GoVersionError, parseGoPath } from './paths.ts';
 import { restoredText } from './hosted.ts';
 import type { GoPublisher } from './publish.ts';
 import type { GoService } from './service.ts';
@@ -129,7 +129,15 @@ async function read(
     deps.service.authorize(request.principal, repo, 'read', undefined);
     return reply.type('text/plain; charset=utf-8').send(`${repo.name}: Go module proxy\n`);
   }
-  const route = parseGoPath(rest);
+  let route: ReturnType<typeof parseGoPath>;
+  try {
+    route = parseGoPath(rest);
+  } catch (err) {
+    // No such file can exist: 404 with the reason, so `go` tries its next GOPROXY entry (a 400
+    // would end the download there), as proxy.golang.org answers.
+    if (err instanceof GoVersionError) throw new RegistryError('NOT_FOUND', err.message);
+    throw err;
+  }
   const result = await deps.service.read(repo, route, request.principal);
   // Every answer below is the rendering of stored rows or of the proxy's cached copy (whose TTL
   // is far longer than the memo's 1 s bound); a stale copy is answered afresh each time.

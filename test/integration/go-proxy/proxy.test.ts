@@ -338,18 +338,40 @@ describe('go proxy against a scripted upstream', () => {
   test('bad input → 400 in plain text', async () => {
     for (const path of [
       '/github.com/Azure/go/@v/list',
-      '/example.com/x/@v/v1.0.zip',
       '/example.com/x/@v/v1.0.0.tar',
       '/example.com/../x/@v/list',
       '/example.com/x%2fy/@v/list',
       '/nodot/x/@v/list',
-      '/example.com/x/@v/v2.0.0.mod',
       '/sumdb/sum.golang.org/tile/../../etc',
     ]) {
       const res = await fetch(`${go}${path}`);
       assert.equal(res.status, 400, path);
       assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
       await res.arrayBuffer();
+    }
+    assert.equal(upstream.requests.length, 0);
+  });
+
+  test('an @v/ file of an invalid or non-canonical version → 404 with the reason (go falls through)', async () => {
+    // Only 404/410 let `go` try its next GOPROXY entry; proxy.golang.org answers these 404 too.
+    // (A `.info` of a non-canonical name is a query, `master.info`: forwarded, not refused.)
+    for (const [path, reason] of [
+      ['/example.com/x/@v/v9.zip', /not a canonical version \(want v9\.0\.0\)/],
+      ['/example.com/x/@v/v9.mod', /not a canonical version/],
+      ['/example.com/x/@v/v1.0.zip', /not a canonical version/],
+      ['/example.com/x/@v/v2.0.0.mod', /v2\.0\.0/],
+      ['/example.com/x/@v/v1.0.0-RC.zip', /invalid escaped version/],
+      ['/example.com/x/@v/.info', /invalid escaped version ""/],
+    ] as const) {
+      for (const base of [go, `${server.url}/repository/go-proxy`]) {
+        for (const method of ['GET', 'HEAD']) {
+          const res = await fetch(`${base}${path}`, { method });
+          assert.equal(res.status, 404, `${method} ${base}${path}`);
+          assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+          const body = await res.text();
+          if (method === 'GET') assert.match(body, reason, path);
+        }
+      }
     }
     assert.equal(upstream.requests.length, 0);
   });
