@@ -37,7 +37,11 @@ import { localServerUrl } from './config/server-url.ts';
 import { probeHealth } from './http/healthcheck-cli.ts';
 import { GcFailedError, GcRefusedError } from './gc/collector.ts';
 import { describeGcReport } from './gc/report.ts';
-import { RetentionCommandError, runRetentionOffline } from './retention/cli.ts';
+import {
+  refuseApplyBesideServer,
+  RetentionCommandError,
+  runRetentionOffline,
+} from './retention/cli.ts';
 import { describeRetentionReport, type RetentionReport, reportJson } from './retention/engine.ts';
 import { describeVerifyReport, runVerifyOffline, VerifyCommandError } from './gc/verify.ts';
 import { addMirrorCommand } from './mirror/run.ts';
@@ -363,12 +367,14 @@ function addRetentionCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option(...configOption)
     .action(async (opts: { yes?: boolean; json?: boolean; config?: string }) => {
+      const config = await load(opts.config);
       if (opts.yes !== true) {
+        // A server running on the storage refuses the apply: say that first, not "pass --yes".
+        await refuseApplyBesideServer(config);
         throw new UsageError(
           'nora retention-apply: nothing deleted: pass --yes to delete what `nora retention-plan` lists',
         );
       }
-      const config = await load(opts.config);
       const report = await runRetentionOffline(config, { apply: true });
       print(report, opts.json);
       if (report.failures.length > 0) process.exitCode = EXIT_RUNTIME;

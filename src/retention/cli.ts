@@ -46,6 +46,38 @@ const ASK_THE_SERVER =
   'the plan would read the database and storage while the server changes them; ask the server for its plan instead: POST /api/v1/admin/retention as an admin (it deletes nothing without ?apply=true)';
 
 /**
+ * Throws RetentionCommandError when a NORA server runs on `config`'s storage or another process
+ * holds the database `file`, in the words of the plan or of the apply (`apply`).
+ */
+async function refuseBesideServer(config: AppConfig, file: string, apply: boolean): Promise<void> {
+  const instead = apply ? USE_THE_SERVER : ASK_THE_SERVER;
+  const servers = config.storage.mode === 'local' ? await liveServers(config.storage.path) : [];
+  if (servers.length > 0) {
+    throw new RetentionCommandError(
+      `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(config.storage.path)}: ${instead}`,
+    );
+  }
+  if (databaseInUse(file)) {
+    throw new RetentionCommandError(
+      `the database ${path.resolve(databaseFile(config))} is open in another process (a NORA server, nora gc, another retention command): ${instead}`,
+    );
+  }
+}
+
+/**
+ * `nora retention-apply` without `--yes` (trial 34): refused as the apply would be when a server
+ * runs on the storage (or another process holds the database), so its first answer is not "pass
+ * --yes" for a command that would then be refused anyway. Resolves otherwise (also when there is
+ * no database or storage to judge: the `--yes` run says so), having read and changed nothing.
+ */
+export async function refuseApplyBesideServer(config: AppConfig): Promise<void> {
+  if (config.storage.mode === 'memory') return;
+  const file = await existingDatabase(config, 'nothing to judge').catch(() => undefined);
+  if (file === undefined) return;
+  await refuseBesideServer(config, file, true);
+}
+
+/**
  * Runs one pass on `config`'s storage and database. Throws RetentionCommandError when there is
  * nothing to judge (memory storage, no database) or another process holds the database.
  */
@@ -67,18 +99,7 @@ export async function runRetentionOffline(
       throw new RetentionCommandError((err as Error).message);
     },
   );
-  const instead = options.apply ? USE_THE_SERVER : ASK_THE_SERVER;
-  const servers = config.storage.mode === 'local' ? await liveServers(config.storage.path) : [];
-  if (servers.length > 0) {
-    throw new RetentionCommandError(
-      `a NORA server (pid ${servers.join(', ')}) is running on ${path.resolve(config.storage.path)}: ${instead}`,
-    );
-  }
-  if (databaseInUse(file)) {
-    throw new RetentionCommandError(
-      `the database ${path.resolve(databaseFile(config))} is open in another process (a NORA server, nora gc, another retention command): ${instead}`,
-    );
-  }
+  await refuseBesideServer(config, file, options.apply);
   const app = await buildApp(config, {
     logLevel: 'silent',
     offline: true,

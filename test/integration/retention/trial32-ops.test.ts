@@ -2,7 +2,8 @@
  * Retention, trial 32 ops findings:
  * - `nora retention-plan` beside a running server is refused in its own words (it deletes
  *   nothing, so "would go on serving what this command deleted" was wrong), naming the admin
- *   API's plan; `retention-apply` keeps the deletion's reason;
+ *   API's plan; `retention-apply` keeps the deletion's reason, with or without `--yes` (trial 34:
+ *   without it, it only said "pass --yes");
  * - `POST /api/v1/admin/retention?apply=true` audits its deletions with the admin as actor
  *   (`system` stays the timer's and the offline command's).
  */
@@ -27,6 +28,11 @@ test('retention-plan beside a running server: refused in its own words', async (
   const apply = await rig.cli(['retention-apply', '--yes']);
   assert.equal(apply.code, 1, output(apply));
   assert.match(apply.stderr, /would go on serving what this command deleted/);
+  // Trial 34: without --yes, the same refusal (not "pass --yes" for a run that would be refused).
+  const bare = await rig.cli(['retention-apply']);
+  assert.equal(bare.code, 1, output(bare));
+  assert.equal(bare.stderr, apply.stderr);
+  assert.doesNotMatch(bare.stderr, /pass --yes/);
 });
 
 test('the admin endpoint audits its deletions with the admin as actor', async () => {
