@@ -33,6 +33,12 @@ test('retention-plan beside a running server: refused in its own words', async (
   assert.equal(bare.code, 1, output(bare));
   assert.equal(bare.stderr, apply.stderr);
   assert.doesNotMatch(bare.stderr, /pass --yes/);
+  // While `nora gc` and `nora verify` run next to the server (README, docs/retention.md).
+  for (const verb of ['gc', 'verify']) {
+    const run = await rig.cli([verb]);
+    assert.equal(run.code, 0, `${verb}: ${output(run)}`);
+    assert.doesNotMatch(run.stderr, /is running on/, verb);
+  }
 });
 
 test('the admin endpoint audits its deletions with the admin as actor', async () => {
