@@ -18,6 +18,7 @@
  * keeps the 404. (The one exception is opt-in: npm's and PyPI's first-publish takeover check asks
  * the upstream of a proxy repository configured with `shadow_check_upstream`.)
  */
+import type { AppConfig } from '../config/schema.ts';
 import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
 
@@ -322,6 +323,42 @@ export function upstreamCheckWait(
   if (!(proxy.shadowCheckUpstream ?? on)) return undefined;
   const limit = proxy.proxyTimeout ?? timeout;
   return (staleAfter > 0 ? Math.min(staleAfter, limit) : limit) * 1000;
+}
+
+/**
+ * `upstreamCheckWait` from the configuration `config()` holds at each publish (a reload applies
+ * to the next one): the `section` format's `shadow_check_upstream` and `proxy_timeout`, and
+ * `[circuit_breaker] stale_after`.
+ */
+export function upstreamCheckWaitOf(
+  config: () => AppConfig,
+  section: 'npm' | 'pypi',
+): (proxy: Repository) => number | undefined {
+  return (proxy) => {
+    const current = config();
+    return upstreamCheckWait(
+      proxy,
+      current[section].shadow_check_upstream,
+      current[section].proxy_timeout,
+      current.circuit_breaker.stale_after,
+    );
+  };
+}
+
+/**
+ * The takeover check's `cached` probe of a proxy member for npm and PyPI: true when its cache
+ * serves the name (`inCache`); else, when `wait()` gives a time (`shadow_check_upstream` is on
+ * for that proxy and the name may be asked), its upstream asked by `ask` (upstreamAnswer: true,
+ * false or `unknown`); false otherwise (cache only, the default).
+ */
+export async function servedByProxy(
+  inCache: () => Promise<boolean>,
+  wait: () => number | undefined,
+  ask: () => Promise<boolean>,
+): Promise<boolean | 'unknown'> {
+  if (await inCache()) return true;
+  const ms = wait();
+  return ms === undefined ? false : upstreamAnswer(ask, ms);
 }
 
 /**
