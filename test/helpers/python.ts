@@ -8,6 +8,7 @@
  * Building is offline: `python3 -m build --no-isolation` uses the system's setuptools (or
  * pdm-pep517); `poetry build` uses poetry-core in-process. Nothing here needs the public index.
  */
+import assert from 'node:assert/strict';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -451,6 +452,17 @@ export async function twineWork(
     await work[Symbol.asyncDispose]();
     throw err;
   }
+}
+
+/**
+ * Asserts that a twine run failed showing HTTP `status` and `reason` (matched against the output
+ * with every run of whitespace made one space: twine wraps long reasons over lines).
+ */
+export function assertTwineRefused(result: RunResult, status: number, reason: RegExp): void {
+  const text = output(result);
+  assert.notEqual(result.code, 0, text);
+  assert.match(text, new RegExp(String(status)), text);
+  assert.match(text.replace(/\s+/g, ' '), reason, text);
 }
 
 /**

@@ -11,7 +11,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { buildProjects, indexUrl, missingPython, output, twineWork } from '../../helpers/python.ts';
+import {
+  assertTwineRefused,
+  buildProjects,
+  indexUrl,
+  missingPython,
+  output,
+  twineWork,
+} from '../../helpers/python.ts';
 
 describe('real twine: shadow_check_upstream', () => {
   test(
@@ -34,14 +41,10 @@ describe('real twine: shadow_check_upstream', () => {
       await using server = await startTestServer({
         config: { pypi: { proxy: indexUrl(upstream.url), shadow_check_upstream: true } },
       });
-      const refused = await work.upload(server.url, ownFiles);
-      const text = output(refused);
-      assert.notEqual(refused.code, 0, text);
-      assert.match(text, /409/, text);
-      assert.match(
-        text.replace(/\s+/g, ' '),
+      assertTwineRefused(
+        await work.upload(server.url, ownFiles),
+        409,
         /refusing to upload project up-unread: it would hide pypi-proxy's releases of it in group pypi \(\[pypi\] shadow_names allows it\)\./,
-        text,
       );
 
       const closed = http.createServer();
