@@ -19,6 +19,7 @@
  * the upstream of a proxy repository configured with `shadow_check_upstream`.)
  */
 import type { AppConfig } from '../config/schema.ts';
+import { raceDeadline } from '../core/deadline.ts';
 import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
 
@@ -370,15 +371,9 @@ export async function upstreamAnswer(
   ask: () => Promise<boolean>,
   ms: number,
 ): Promise<boolean | 'unknown'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'unknown'>((resolve) => {
-    timer = setTimeout(() => {
-      resolve('unknown');
-    }, ms);
-  });
-  try {
-    return await Promise.race([ask().catch(() => 'unknown' as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return raceDeadline(
+    ask().catch(() => 'unknown' as const),
+    ms,
+    'unknown' as const,
+  );
 }
