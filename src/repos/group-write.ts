@@ -18,6 +18,8 @@
  * keeps the 404. (The one exception is opt-in: npm's and PyPI's first-publish takeover check asks
  * the upstream of a proxy repository configured with `shadow_check_upstream`.)
  */
+import type { AppConfig } from '../config/schema.ts';
+import { raceDeadline } from '../core/deadline.ts';
 import { RegistryError, type RegistryErrorOptions } from '../core/errors.ts';
 import type { Repository } from './repository.ts';
 
@@ -325,6 +327,42 @@ export function upstreamCheckWait(
 }
 
 /**
+ * `upstreamCheckWait` from the configuration `config()` holds at each publish (a reload applies
+ * to the next one): the `section` format's `shadow_check_upstream` and `proxy_timeout`, and
+ * `[circuit_breaker] stale_after`.
+ */
+export function upstreamCheckWaitOf(
+  config: () => AppConfig,
+  section: 'npm' | 'pypi',
+): (proxy: Repository) => number | undefined {
+  return (proxy) => {
+    const current = config();
+    return upstreamCheckWait(
+      proxy,
+      current[section].shadow_check_upstream,
+      current[section].proxy_timeout,
+      current.circuit_breaker.stale_after,
+    );
+  };
+}
+
+/**
+ * The takeover check's `cached` probe of a proxy member for npm and PyPI: true when its cache
+ * serves the name (`inCache`); else, when `wait()` gives a time (`shadow_check_upstream` is on
+ * for that proxy and the name may be asked), its upstream asked by `ask` (upstreamAnswer: true,
+ * false or `unknown`); false otherwise (cache only, the default).
+ */
+export async function servedByProxy(
+  inCache: () => Promise<boolean>,
+  wait: () => number | undefined,
+  ask: () => Promise<boolean>,
+): Promise<boolean | 'unknown'> {
+  if (await inCache()) return true;
+  const ms = wait();
+  return ms === undefined ? false : upstreamAnswer(ask, ms);
+}
+
+/**
  * Whether an upstream has a name, asked by `ask` (true: it has, false: it answered "no such
  * name"), waited for at most `ms`: `unknown` when it failed or did not answer in time (the
  * question goes on; what it fetches is cached for the next read).
@@ -333,15 +371,9 @@ export async function upstreamAnswer(
   ask: () => Promise<boolean>,
   ms: number,
 ): Promise<boolean | 'unknown'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'unknown'>((resolve) => {
-    timer = setTimeout(() => {
-      resolve('unknown');
-    }, ms);
-  });
-  try {
-    return await Promise.race([ask().catch(() => 'unknown' as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return raceDeadline(
+    ask().catch(() => 'unknown' as const),
+    ms,
+    'unknown' as const,
+  );
 }

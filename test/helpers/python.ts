@@ -8,9 +8,11 @@
  * Building is offline: `python3 -m build --no-isolation` uses the system's setuptools (or
  * pdm-pep517); `poetry build` uses poetry-core in-process. Nothing here needs the public index.
  */
+import assert from 'node:assert/strict';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from './tmp.ts';
 import { findTool, output, run, type RunResult } from './tools.ts';
 
 /** Debian's interpreter: the one python3-build, python3-venv, poetry, pdm and pipenv run on. */
@@ -413,6 +415,54 @@ export function twineUpload(
     ],
     { check: false, ...options },
   );
+}
+
+/**
+ * A twine test's set-up: a work folder (removed when disposed) holding a private Python home
+ * (`home/`, {@link pythonHome}), and `upload`: {@link twineUpload} of `files` to the NORA at
+ * `serverUrl` (its `/simple/`) with `credentials` (auth off takes any).
+ */
+export interface TwineWork extends AsyncDisposable {
+  readonly path: string;
+  readonly home: PythonHome;
+  upload(
+    serverUrl: string,
+    files: readonly string[],
+    extra?: readonly string[],
+    options?: StepOptions,
+  ): Promise<RunResult>;
+}
+
+/** A {@link TwineWork} in a fresh temp folder named `prefix…`. */
+export async function twineWork(
+  prefix: string,
+  credentials: { username: string; password: string } = { username: 'u', password: 'p' },
+): Promise<TwineWork> {
+  const work = await tempDir(prefix);
+  try {
+    const home = await pythonHome(path.join(work.path, 'home'));
+    return {
+      path: work.path,
+      home,
+      upload: (serverUrl, files, extra = [], options = {}) =>
+        twineUpload(home, indexUrl(serverUrl), credentials, files, extra, options),
+      [Symbol.asyncDispose]: () => work[Symbol.asyncDispose](),
+    };
+  } catch (err) {
+    await work[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+/**
+ * Asserts that a twine run failed showing HTTP `status` and `reason` (matched against the output
+ * with every run of whitespace made one space: twine wraps long reasons over lines).
+ */
+export function assertTwineRefused(result: RunResult, status: number, reason: RegExp): void {
+  const text = output(result);
+  assert.notEqual(result.code, 0, text);
+  assert.match(text, new RegExp(String(status)), text);
+  assert.match(text.replace(/\s+/g, ' '), reason, text);
 }
 
 /**

@@ -301,13 +301,7 @@ async function checkInMemory(bytes: Buffer, rules: ModuleZipRules): Promise<Chec
   const directory = centralDirectory(zip, true);
   if (typeof directory === 'string') throw invalid(directory);
   let goMod: Buffer | undefined;
-  let since = performance.now();
-  const pace = (): Promise<void> | undefined => {
-    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
-    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      since = performance.now();
-    });
-  };
+  const pace = checkPacer();
   const inflater = new EntryInflater(pace, inflaterFallback);
   try {
     for (const entry of directory) {
@@ -535,13 +529,7 @@ async function zipIntegrityProblemInMemory(zip: ChunkedBytes): Promise<string | 
   // few hundred files (x/sys: 412) held every other request for 40-100 ms, and `go`'s next
   // answers (often the very zip being checked, sent from memory) waited for the whole check.
   // Asked after each entry and after each 64 KiB inflated of a large one.
-  let since = performance.now();
-  const pace = (): Promise<void> | undefined => {
-    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
-    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      since = performance.now();
-    });
-  };
+  const pace = checkPacer();
   const inflater = new EntryInflater(pace, inflaterFallback);
   try {
     for (const entry of directory) {
@@ -568,6 +556,20 @@ export function useInflateRawSyncForTests(on: boolean): void {
 
 /** The in-memory whole-zip check yields to the event loop after this much work, ms. */
 const CHECK_SLICE_MS = 2;
+
+/**
+ * A check's pacer: asked after each entry and each inflated piece, it answers a promise (one turn
+ * of the event loop) once CHECK_SLICE_MS have gone by since the last turn, else undefined (go on).
+ */
+function checkPacer(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < CHECK_SLICE_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      since = performance.now();
+    });
+  };
+}
 
 /**
  * A zip held in memory as the chunks its body arrived in, read in place: a number from the chunk

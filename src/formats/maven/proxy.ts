@@ -43,6 +43,7 @@ import { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { ByteLru } from '../../core/byte-lru.ts';
+import { raceDeadline } from '../../core/deadline.ts';
 import { type Digest, formatDigest, parseDigest, tryParseDigest } from '../../core/digest.ts';
 import { isRegistryError, RegistryError } from '../../core/errors.ts';
 import { readAllBounded } from '../../core/streams.ts';
@@ -244,17 +245,9 @@ async function streamable(started: StartedIngest): Promise<string | undefined> {
   const announced = started.announced;
   if (announced === undefined || announced === 0) return undefined;
   if (announced > HOT_BODY_MAX_BYTES) return sum.hex;
-  let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<'grace'>((resolve) => {
-    timer = setTimeout(() => {
-      resolve('grace');
-    }, STREAM_AFTER_MS);
-  });
-  try {
-    return (await Promise.race([done, grace])) === 'grace' ? sum.hex : undefined;
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await raceDeadline(done, STREAM_AFTER_MS, 'grace' as const)) === 'grace'
+    ? sum.hex
+    : undefined;
 }
 
 type Fetched =

@@ -3,7 +3,7 @@
  * is set: there is no built-in upstream) and the group `npm` at `/npm`; named npm repositories at
  * `/repository/<name>`. Users and tokens come from the shared identity (src/auth/identity.ts).
  */
-import { upstreamCheckWait } from '../../repos/group-write.ts';
+import { upstreamCheckWaitOf } from '../../repos/group-write.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import type { FormatContext, FormatModule, ProtocolPath } from '../format.ts';
@@ -105,15 +105,7 @@ export const npmFormat: FormatModule = {
       }),
       rules: () => context.config().auth.rules,
       shadowNames: () => context.config().npm.shadow_names,
-      upstreamCheckWait: (proxy) => {
-        const config = context.config();
-        return upstreamCheckWait(
-          proxy,
-          config.npm.shadow_check_upstream,
-          config.npm.proxy_timeout,
-          config.circuit_breaker.stale_after,
-        );
-      },
+      upstreamCheckWait: upstreamCheckWaitOf(context.config, 'npm'),
       log: context.log,
       curation: context.curation,
     });

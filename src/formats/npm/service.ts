@@ -28,7 +28,7 @@ import {
   heldElsewhere,
   notAskedWarning,
   takeoverCheck,
-  upstreamAnswer,
+  servedByProxy,
   refusalText,
   takeoverRefusal,
   takeoverWarning,
@@ -938,11 +938,15 @@ export class NpmService {
       cached: async (proxy) => {
         if (this.#deps.upstream(proxy) === undefined) return false;
         const upstream = this.#upstreamOf(proxy);
-        if (await upstream.cached(name)) return true;
-        const wait = this.#deps.upstreamCheckWait?.(proxy);
-        // Internal names (curation) never go to a proxy member.
-        if (wait === undefined || this.#askable([proxy], name).length === 0) return false;
-        return upstreamAnswer(async () => (await upstream.packument(name)) !== undefined, wait);
+        return servedByProxy(
+          () => upstream.cached(name),
+          // Internal names (curation) never go to a proxy member.
+          () =>
+            this.#askable([proxy], name).length === 0
+              ? undefined
+              : this.#deps.upstreamCheckWait?.(proxy),
+          async () => (await upstream.packument(name)) !== undefined,
+        );
       },
       hostedHolds: (member) => this.#holds(member, name),
     });

@@ -4,7 +4,7 @@
  * `/pypi` (JSON API and management); named pypi repositories at `/repository/<name>/simple` and
  * `/repository/<name>/pypi` (uploads also to `/repository/<name>/`).
  */
-import { upstreamCheckWait } from '../../repos/group-write.ts';
+import { upstreamCheckWaitOf } from '../../repos/group-write.ts';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig, RepositoryConfig } from '../../config/schema.ts';
 import { RegistryError } from '../../core/errors.ts';
@@ -241,15 +241,7 @@ export function createPypiFormat(options: PypiFormatOptions = {}): FormatModule 
         operations,
         jsonApi: backends.jsonApi,
         shadowNames: () => context.config().pypi.shadow_names,
-        upstreamCheckWait: (proxy) => {
-          const config = context.config();
-          return upstreamCheckWait(
-            proxy,
-            config.pypi.shadow_check_upstream,
-            config.pypi.proxy_timeout,
-            config.circuit_breaker.stale_after,
-          );
-        },
+        upstreamCheckWait: upstreamCheckWaitOf(context.config, 'pypi'),
         log: context.log,
         curation: context.curation,
       });

@@ -25,7 +25,7 @@ import {
   heldElsewhere,
   notAskedWarning,
   takeoverCheck,
-  upstreamAnswer,
+  servedByProxy,
   refusalText,
   takeoverRefusal,
   takeoverWarning,
@@ -583,16 +583,13 @@ export class PypiService {
       membersOf: (group, path) => repositories.membersOf(group, path),
       target,
       name: project,
-      cached: async (member) => {
-        if (((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0) return true;
-        const wait = this.#deps.upstreamCheckWait?.(member);
-        if (wait === undefined) return false;
-        // The page as a read fetches it (internal names are never asked: curatedPypiSource).
-        return upstreamAnswer(
+      cached: (member) =>
+        servedByProxy(
+          async () => ((await proxy.cachedPage?.(member, project))?.files.length ?? 0) > 0,
+          () => this.#deps.upstreamCheckWait?.(member),
+          // The page as a read fetches it (internal names are never asked: curatedPypiSource).
           async () => ((await proxy.projectPage(member, project))?.files.length ?? 0) > 0,
-          wait,
-        );
-      },
+        ),
       hostedHolds: holds,
     });
     const words = { what: `project ${project}`, versions: 'releases' };

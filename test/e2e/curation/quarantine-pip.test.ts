@@ -11,13 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import {
-  buildProjects,
   createVenv,
   indexUrl,
   missingPython,
   output,
   pythonHome,
-  twineUpload,
+  uploadWheels,
 } from '../../helpers/python.ts';
 
 test(
@@ -27,19 +26,9 @@ test(
     await using work = await tempDir('nora-quar-pypi-');
     const home = await pythonHome(path.join(work.path, 'home'));
     await using upstream = await startTestServer({ env: { NORA_PYPI_PROXY: 'none' } });
-    const files = await buildProjects(
-      home,
-      path.join(work.path, 'src'),
-      [{ name: 'q-py', version: '1.0.0' }],
-      'wheel',
-    );
-    const up = await twineUpload(
-      home,
-      indexUrl(upstream.url),
-      { username: 'u', password: 'p' },
-      files,
-    );
-    assert.equal(up.code, 0, output(up));
+    const files = await uploadWheels(home, path.join(work.path, 'src'), upstream.url, [
+      { name: 'q-py', version: '1.0.0' },
+    ]);
     await using server = await startTestServer({
       config: { curation: { quarantine: 'enforce', quarantine_ttl: '3s' } },
       env: { NORA_PYPI_PROXY: indexUrl(upstream.url) },

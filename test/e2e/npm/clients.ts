@@ -3,10 +3,12 @@
  * gets its own HOME, user config, caches and store under a temp dir; inherited npm/yarn/pnpm
  * settings are dropped so the machine's configuration never leaks in.
  */
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { findTool, PROJECT_ROOT, run, type RunResult } from '../../helpers/tools.ts';
+import { NpmHttp } from '../../integration/npm/client.ts';
 
 export interface ClientContext {
   /** Registry URL with a trailing slash, e.g. http://127.0.0.1:40000/npm/ */
@@ -155,6 +157,44 @@ export function homeEnv(home: string): NodeJS.ProcessEnv {
     XDG_CONFIG_HOME: path.join(home, 'xdg-config'),
     XDG_STATE_HOME: path.join(home, 'xdg-state'),
   };
+}
+
+/**
+ * npm run by a test on its own: a private HOME under `dir` whose npm talks to `serverUrl`'s
+ * `/npm/` with the token a login handed back (auth off: any login gets an anonymous token,
+ * which npm wants for writes). Returns a runner of `npm <args> --registry …` in `cwd` (the home
+ * by default) that never throws: the test reads the exit code and output.
+ */
+export async function npmFor(
+  serverUrl: string,
+  dir: string,
+): Promise<(args: readonly string[], cwd?: string) => Promise<RunResult>> {
+  const http = new NpmHttp(`${serverUrl}/npm`);
+  assert.equal((await http.login('e2e', 'e2e-password')).status, 201);
+  const home = path.join(dir, 'home');
+  const registry = `${serverUrl}/npm/`;
+  await fs.mkdir(home, { recursive: true });
+  await writeUserNpmrc(home, registry, [
+    `${registry.replace(/^https?:/, '')}:_authToken=${http.token ?? ''}`,
+  ]);
+  const env = homeEnv(home);
+  return (args, cwd = home) =>
+    run('npm', [...args, '--registry', registry], {
+      cwd,
+      env,
+      check: false,
+      timeoutMs: 120_000,
+      input: '',
+    });
+}
+
+/** A one-file package `name`@`version` (package.json, index.js) in `root/<name>-<version>`. */
+export async function packageDir(root: string, name: string, version: string): Promise<string> {
+  const dir = path.join(root, `${name}-${version}`);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
+  await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${name}@${version}';\n`);
+  return dir;
 }
 
 abstract class BaseClient implements NpmClient {

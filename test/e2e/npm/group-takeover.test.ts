@@ -7,47 +7,16 @@
  * name over; `npm unpublish --force` of every version gives it back to the upstream.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, output, run } from '../../helpers/tools.ts';
+import { findTool, output } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
-import { homeEnv, writeUserNpmrc } from './clients.ts';
+import { npmFor, packageDir } from './clients.ts';
 
 const REFUSAL =
   /refusing to publish package up-take: it would hide npm-proxy's versions of it in group npm \(\[npm\] shadow_names allows it\)/;
-
-/** A private HOME whose npm talks to `server`'s `/npm/` with an (anonymous) token. */
-async function npmFor(serverUrl: string, dir: string) {
-  const http = new NpmHttp(`${serverUrl}/npm`);
-  // Auth is off: any login hands back an (anonymous) token, which npm wants for writes.
-  assert.equal((await http.login('e2e', 'e2e-password')).status, 201);
-  const home = path.join(dir, 'home');
-  const registry = `${serverUrl}/npm/`;
-  await fs.mkdir(home, { recursive: true });
-  await writeUserNpmrc(home, registry, [
-    `${registry.replace(/^https?:/, '')}:_authToken=${http.token ?? ''}`,
-  ]);
-  const env = homeEnv(home);
-  return (args: readonly string[], cwd = home) =>
-    run('npm', [...args, '--registry', registry], {
-      cwd,
-      env,
-      check: false,
-      timeoutMs: 120_000,
-      input: '',
-    });
-}
-
-async function packageDir(root: string, name: string, version: string): Promise<string> {
-  const dir = path.join(root, `${name}-${version}`);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
-  await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${name}@${version}';\n`);
-  return dir;
-}
 
 describe('real npm: a publish through the group onto a proxied name', () => {
   test(

@@ -6,45 +6,15 @@
  * test/e2e/npm/group-takeover.test.ts.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { findTool, output, run } from '../../helpers/tools.ts';
+import { findTool, output } from '../../helpers/tools.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
-import { homeEnv, writeUserNpmrc } from './clients.ts';
-
-/** A private HOME whose npm talks to `server`'s `/npm/` with an (anonymous) token. */
-async function npmFor(serverUrl: string, dir: string) {
-  const http = new NpmHttp(`${serverUrl}/npm`);
-  assert.equal((await http.login('e2e', 'e2e-password')).status, 201);
-  const home = path.join(dir, 'home');
-  const registry = `${serverUrl}/npm/`;
-  await fs.mkdir(home, { recursive: true });
-  await writeUserNpmrc(home, registry, [
-    `${registry.replace(/^https?:/, '')}:_authToken=${http.token ?? ''}`,
-  ]);
-  const env = homeEnv(home);
-  return (args: readonly string[], cwd = home) =>
-    run('npm', [...args, '--registry', registry], {
-      cwd,
-      env,
-      check: false,
-      timeoutMs: 120_000,
-      input: '',
-    });
-}
-
-async function packageDir(root: string, name: string, version: string): Promise<string> {
-  const dir = path.join(root, `${name}-${version}`);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name, version }));
-  await fs.writeFile(path.join(dir, 'index.js'), `module.exports = '${name}@${version}';\n`);
-  return dir;
-}
+import { npmFor, packageDir } from './clients.ts';
 
 describe('real npm: shadow_check_upstream', () => {
   test(

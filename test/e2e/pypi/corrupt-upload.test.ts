@@ -15,15 +15,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 import {
   buildProjects,
   debianWheelFiles,
   indexUrl,
   missingPython,
   output,
-  pythonHome,
-  twineUpload,
+  twineWork,
 } from '../../helpers/python.ts';
 
 const WHEEL = debianWheelFiles().find((f) => path.basename(f) === 'wheel-0.38.4-py3-none-any.whl');
@@ -40,11 +38,9 @@ describe('twine upload of corrupt archives', () => {
       timeout: 120_000,
     },
     async () => {
-      await using work = await tempDir('nora-e2e-pypi-corrupt-');
-      const home = await pythonHome(path.join(work.path, 'home'));
+      await using work = await twineWork('nora-e2e-pypi-corrupt-');
       await using server = await startTestServer();
       const index = indexUrl(server.url);
-      const credentials = { username: 'u', password: 'p' };
 
       const goodWheel = WHEEL ?? '';
       const badWheel = path.join(work.path, 'bad', path.basename(goodWheel));
@@ -56,7 +52,7 @@ describe('twine upload of corrupt archives', () => {
       await fs.writeFile(badWheel, Buffer.from(wheelBytes).fill(0xff, 100, 110));
 
       const [built] = await buildProjects(
-        home,
+        work.home,
         path.join(work.path, 'src'),
         [{ name: 'nora-corrupt-sdist', version: '1.0.0' }],
         'sdist',
@@ -78,9 +74,7 @@ describe('twine upload of corrupt archives', () => {
         ],
       ] as const) {
         // Wide enough that twine's (rich) output keeps the reason on one line.
-        const res = await twineUpload(home, index, credentials, [file], [], {
-          env: { COLUMNS: '200' },
-        });
+        const res = await work.upload(server.url, [file], [], { env: { COLUMNS: '200' } });
         assert.notEqual(res.code, 0, output(res));
         assert.match(output(res), /400/, output(res));
         assert.match(output(res), reason, output(res));
@@ -89,7 +83,7 @@ describe('twine upload of corrupt archives', () => {
         assert.equal(page.status, 404, `${project}: nothing stored`);
       }
 
-      const good = await twineUpload(home, index, credentials, [goodWheel, sdist]);
+      const good = await work.upload(server.url, [goodWheel, sdist]);
       assert.equal(good.code, 0, output(good));
     },
   );

@@ -11,17 +11,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 import {
+  assertTwineRefused,
   buildProjects,
   indexUrl,
   missingPython,
   output,
-  pythonHome,
-  twineUpload,
+  twineWork,
 } from '../../helpers/python.ts';
-
-const CREDENTIALS = { username: 'u', password: 'p' };
 
 /** The filenames the `/simple/<project>/` page of `server` lists (PEP 691 JSON). */
 async function listed(serverUrl: string, project: string): Promise<string[]> {
@@ -39,17 +36,16 @@ describe('real twine: an upload through the group onto a proxied project', () =>
     '409 naming the proxy member and shadow_names; shadow_names lets it through; deleting the hosted releases gives the name back',
     { skip: missingPython('build', 'twine'), timeout: 300_000 },
     async () => {
-      await using work = await tempDir('nora-e2e-pypi-takeover-');
-      const home = await pythonHome(path.join(work.path, 'home'));
+      await using work = await twineWork('nora-e2e-pypi-takeover-');
+      const build = (dir: string, name: string, version: string) =>
+        buildProjects(work.home, path.join(work.path, dir), [{ name, version }]);
       const [upstreamFiles, ownFiles, unreadFiles] = await Promise.all([
-        buildProjects(home, path.join(work.path, 'up'), [{ name: 'up-take', version: '1.0' }]),
-        buildProjects(home, path.join(work.path, 'own'), [{ name: 'up-take', version: '9.0' }]),
-        buildProjects(home, path.join(work.path, 'unread'), [
-          { name: 'up-unread', version: '9.0' },
-        ]),
+        build('up', 'up-take', '1.0'),
+        build('own', 'up-take', '9.0'),
+        build('unread', 'up-unread', '9.0'),
       ]);
       await using upstream = await startTestServer();
-      const seeded = await twineUpload(home, indexUrl(upstream.url), CREDENTIALS, upstreamFiles);
+      const seeded = await work.upload(upstream.url, upstreamFiles);
       assert.equal(seeded.code, 0, output(seeded));
       const upstreamNames = upstreamFiles.map((f) => path.basename(f)).sort();
 
@@ -57,19 +53,15 @@ describe('real twine: an upload through the group onto a proxied project', () =>
         config: { pypi: { proxy: indexUrl(upstream.url), metadata_ttl: 0 } },
       });
       assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames);
-      const refused = await twineUpload(home, indexUrl(server.url), CREDENTIALS, ownFiles);
-      const text = output(refused);
-      assert.notEqual(refused.code, 0, text);
-      assert.match(text, /409/, text);
       // twine prints the reason phrase (the message's first sentence), wrapped over lines.
-      assert.match(
-        text.replace(/\s+/g, ' '),
+      assertTwineRefused(
+        await work.upload(server.url, ownFiles),
+        409,
         /refusing to upload project up-take: it would hide pypi-proxy's releases of it in group pypi \(\[pypi\] shadow_names allows it\)\./,
-        text,
       );
       assert.deepEqual(await listed(server.url, 'up-take'), upstreamNames, 'nothing taken over');
       // Never read through this NORA: nothing cached, and a write never asks the upstream.
-      const unread = await twineUpload(home, indexUrl(server.url), CREDENTIALS, unreadFiles);
+      const unread = await work.upload(server.url, unreadFiles);
       assert.equal(unread.code, 0, output(unread));
 
       await using allowed = await startTestServer({
@@ -78,7 +70,7 @@ describe('real twine: an upload through the group onto a proxied project', () =>
         },
       });
       assert.deepEqual(await listed(allowed.url, 'up-take'), upstreamNames);
-      const taken = await twineUpload(home, indexUrl(allowed.url), CREDENTIALS, ownFiles);
+      const taken = await work.upload(allowed.url, ownFiles);
       assert.equal(taken.code, 0, output(taken));
       assert.deepEqual(
         await listed(allowed.url, 'up-take'),

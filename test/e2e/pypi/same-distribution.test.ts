@@ -11,15 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
-import {
-  createVenv,
-  indexUrl,
-  missingPython,
-  output,
-  pythonHome,
-  twineUpload,
-} from '../../helpers/python.ts';
+import { createVenv, indexUrl, missingPython, output, twineWork } from '../../helpers/python.ts';
 import { makeWheel } from '../../integration/pypi/fixtures.ts';
 
 describe('twine upload of another spelling of a stored wheel', () => {
@@ -27,11 +19,12 @@ describe('twine upload of another spelling of a stored wheel', () => {
     'refused with "File already exists" naming the stored file; --skip-existing skips; pip gets the first',
     { skip: missingPython('venv', 'twine'), timeout: 120_000 },
     async () => {
-      await using work = await tempDir('nora-e2e-pypi-samedist-');
-      const home = await pythonHome(path.join(work.path, 'home'));
+      await using work = await twineWork('nora-e2e-pypi-samedist-', {
+        username: '__token__',
+        password: 'anything',
+      });
       await using server = await startTestServer();
       const index = indexUrl(server.url);
-      const credentials = { username: '__token__', password: 'anything' };
       const write = async (dir: string, name: string, version: string, filename: string) => {
         const wheel = makeWheel(name, version, {
           filename,
@@ -48,31 +41,25 @@ describe('twine upload of another spelling of a stored wheel', () => {
       const ok = await write('n1', 'ok', '1.0', 'ok-1.0-py3-none-any.whl');
       const okPadded = await write('n2', 'ok', '1.0.0', 'ok-1.0.0-py3-none-any.whl');
 
-      const stored = await twineUpload(home, index, credentials, [first.file, ok.file]);
+      const stored = await work.upload(server.url, [first.file, ok.file]);
       assert.equal(stored.code, 0, output(stored));
       for (const [again, existing] of [
         [second, 'My_Pkg-1.0-py3-none-any.whl'],
         [okPadded, 'ok-1.0-py3-none-any.whl'],
       ] as const) {
-        const refused = await twineUpload(home, index, credentials, [again.file]);
+        const refused = await work.upload(server.url, [again.file]);
         assert.notEqual(refused.code, 0, output(refused));
         assert.match(output(refused), /400/, output(refused));
         assert.ok(output(refused).includes(`File already exists ('${existing}')`), output(refused));
       }
-      const skip = await twineUpload(
-        home,
-        index,
-        credentials,
-        [second.file, okPadded.file],
-        ['--skip-existing'],
-      );
+      const skip = await work.upload(server.url, [second.file, okPadded.file], ['--skip-existing']);
       assert.equal(skip.code, 0, output(skip));
       assert.match(output(skip), /Skipping/, output(skip));
 
       const page = await (await fetch(`${server.url}/simple/my-pkg/`)).text();
       assert.equal(page.match(/\.whl<\/a>/g)?.length, 1, page);
 
-      const venv = await createVenv(home, path.join(work.path, 'venv'));
+      const venv = await createVenv(work.home, path.join(work.path, 'venv'));
       const out = path.join(work.path, 'downloads');
       const got = await venv.pip(
         [

@@ -11,44 +11,40 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { tempDir } from '../../helpers/tmp.ts';
 import {
+  assertTwineRefused,
   buildProjects,
   indexUrl,
   missingPython,
   output,
-  pythonHome,
-  twineUpload,
+  twineWork,
 } from '../../helpers/python.ts';
-
-const CREDENTIALS = { username: 'u', password: 'p' };
 
 describe('real twine: shadow_check_upstream', () => {
   test(
     '409 for a project only the upstream has; an unreachable upstream does not block the upload',
     { skip: missingPython('build', 'twine'), timeout: 300_000 },
     async () => {
-      await using work = await tempDir('nora-e2e-pypi-takeover-upstream-');
-      const home = await pythonHome(path.join(work.path, 'home'));
+      await using work = await twineWork('nora-e2e-pypi-takeover-upstream-');
       const [upstreamFiles, ownFiles] = await Promise.all([
-        buildProjects(home, path.join(work.path, 'up'), [{ name: 'up-unread', version: '1.0' }]),
-        buildProjects(home, path.join(work.path, 'own'), [{ name: 'up-unread', version: '9.0' }]),
+        buildProjects(work.home, path.join(work.path, 'up'), [
+          { name: 'up-unread', version: '1.0' },
+        ]),
+        buildProjects(work.home, path.join(work.path, 'own'), [
+          { name: 'up-unread', version: '9.0' },
+        ]),
       ]);
       await using upstream = await startTestServer();
-      const seeded = await twineUpload(home, indexUrl(upstream.url), CREDENTIALS, upstreamFiles);
+      const seeded = await work.upload(upstream.url, upstreamFiles);
       assert.equal(seeded.code, 0, output(seeded));
 
       await using server = await startTestServer({
         config: { pypi: { proxy: indexUrl(upstream.url), shadow_check_upstream: true } },
       });
-      const refused = await twineUpload(home, indexUrl(server.url), CREDENTIALS, ownFiles);
-      const text = output(refused);
-      assert.notEqual(refused.code, 0, text);
-      assert.match(text, /409/, text);
-      assert.match(
-        text.replace(/\s+/g, ' '),
+      assertTwineRefused(
+        await work.upload(server.url, ownFiles),
+        409,
         /refusing to upload project up-unread: it would hide pypi-proxy's releases of it in group pypi \(\[pypi\] shadow_names allows it\)\./,
-        text,
       );
 
       const closed = http.createServer();
@@ -61,9 +57,7 @@ describe('real twine: shadow_check_upstream', () => {
         },
       });
       // twine prints a success's body only with --verbose: the `warning:` line is there.
-      const accepted = await twineUpload(home, indexUrl(offline.url), CREDENTIALS, ownFiles, [
-        '--verbose',
-      ]);
+      const accepted = await work.upload(offline.url, ownFiles, ['--verbose']);
       assert.equal(accepted.code, 0, output(accepted));
       assert.match(
         output(accepted).replace(/\s+/g, ' '),

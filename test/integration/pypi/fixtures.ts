@@ -257,6 +257,16 @@ export function multipartBody(
   return Buffer.concat([...parts, Buffer.from(`--${BOUNDARY}--\r\n`)]);
 }
 
+/** POSTs a fresh wheel of `name` `version` to the upload URL `url`, as twine sends it. */
+export function uploadWheel(url: string, name: string, version: string): Promise<Response> {
+  const wheel = makeWheel(name, version);
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': MULTIPART },
+    body: multipartBody(twineFields(name, version, wheel), wheel),
+  });
+}
+
 /** The body as a stream of 64 KiB chunks (as a socket delivers it). */
 export function chunked(body: Buffer): Readable {
   const chunks: Buffer[] = [];

@@ -8,16 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { makeWheel, multipartBody, MULTIPART, twineFields } from './fixtures.ts';
-
-async function upload(url: string, name: string, version: string): Promise<Response> {
-  const wheel = makeWheel(name, version);
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': MULTIPART },
-    body: multipartBody(twineFields(name, version, wheel), wheel),
-  });
-}
+import { uploadWheel as upload } from './fixtures.ts';
 
 async function files(url: string): Promise<string[] | string> {
   const res = await fetch(url, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } });

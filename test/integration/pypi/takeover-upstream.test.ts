@@ -10,16 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startTestServer } from '../../helpers/server.ts';
-import { makeWheel, multipartBody, MULTIPART, twineFields } from './fixtures.ts';
-
-async function upload(url: string, name: string, version: string): Promise<Response> {
-  const wheel = makeWheel(name, version);
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': MULTIPART },
-    body: multipartBody(twineFields(name, version, wheel), wheel),
-  });
-}
+import { uploadWheel as upload } from './fixtures.ts';
 
 test('pypi: with shadow_check_upstream, a project the upstream has (never read here) is 409', async () => {
   await using upstream = await startTestServer({ env: { NORA_PYPI_PROXY: 'none' } });
