@@ -138,7 +138,7 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
  * `read`, nobody but admins may read there — not even the rule's own users. Their publish succeeds
  * where the client does not read first (npm, pnpm, yarn and twine send the upload straight away,
  * as curl does; trial 34) and fails where it does (cargo reads the crate's index entry, mvn
- * deploy the maven-metadata.xml, docker and skopeo check for blobs). One line per such rule, naming it by its 0-based position.
+ * deploy the maven-metadata.xml). One line per such rule, naming it by its 0-based position.
  */
 export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
   const overlaps = (a: readonly string[], b: readonly string[]) =>
@@ -156,7 +156,7 @@ export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
     );
     if (readable) return;
     warnings.push(
-      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads first fails (cargo publish reads the crate's index entry, mvn deploy the maven-metadata.xml, docker and skopeo push check for blobs), while npm, pnpm, yarn, twine and curl uploads publish without reading and succeed. Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
+      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads first fails (cargo publish reads the crate's index entry, mvn deploy the maven-metadata.xml), while npm, pnpm, yarn, twine and curl uploads publish without reading and succeed. Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
     );
   });
   return warnings;
