@@ -29,7 +29,7 @@ describe('cargo: a 401 for an unknown token says how to make one and cargo login
 
   test('publish and index read with a made-up token: the hint in errors[].detail', async () => {
     for (const [method, url, body] of [
-      ['PUT', `${server.url}/cargo/api/v1/crates/new`, crateBody('hinted', '1.0.0')],
+      ['PUT', `${server.url}/cargo/api/v1/crates/new`, await crateBody('hinted', '1.0.0')],
       ['GET', `${server.url}/cargo/index/hi/nt/hinted`, undefined],
     ] as const) {
       const answer = await fetch(url, {
