@@ -222,6 +222,13 @@ export const NO_RULES: Permissions = { decide: () => undefined, restrictsPaths: 
 const USER_TRIED = new WeakMap<object, string>();
 
 /**
+ * The refusal of a credential no resolver knows (a wrong password, a revoked, expired or made-up
+ * token): formats that can say more about it match this message (cargo: a token `cargo login`
+ * saved while auth was off).
+ */
+export const INVALID_CREDENTIALS = 'invalid credentials';
+
+/**
  * The user name a login refused with `err` (from `authenticate`) claimed, when that name is an
  * existing user's; undefined otherwise. The access log's `userTried`: an unknown name is never
  * logged, since users paste passwords into the user field.
@@ -335,7 +342,7 @@ export class AccessControl {
       return principal;
     }
     if (this.#policy.authEnabled) {
-      const refusal = new RegistryError('UNAUTHORIZED', 'invalid credentials');
+      const refusal = new RegistryError('UNAUTHORIZED', INVALID_CREDENTIALS);
       if (attempt !== undefined) await this.#failed(attempt, refusal);
       throw refusal;
     }

@@ -135,9 +135,10 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
  * Warnings about rules that are valid but lock out what they seem to open: a rule granting
  * `write` or `delete` but not `read` owns its paths (docs/auth.md, Semantics 3: in an owned
  * space only grants count), so unless another rule over the same repositories and paths grants
- * `read`, nobody but admins may read there — not even the rule's own users, whose publish then
- * fails at the client's first read (cargo reads the crate's index file, Helm and npm read the
- * index or packument). One line per such rule, naming it by its 0-based position.
+ * `read`, nobody but admins may read there — not even the rule's own users. Their publish succeeds
+ * where the client does not read first (npm, pnpm and twine send the upload straight away,
+ * as curl does; trial 34) and fails where it does (cargo reads the crate's index entry, mvn
+ * deploy the maven-metadata.xml). One line per such rule, naming it by its 0-based position.
  */
 export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
   const overlaps = (a: readonly string[], b: readonly string[]) =>
@@ -155,7 +156,7 @@ export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
     );
     if (readable) return;
     warnings.push(
-      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included (their publish fails at the client's first read). Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
+      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads first fails (cargo publish reads the crate's index entry, mvn deploy the maven-metadata.xml), while npm, pnpm, twine and curl uploads publish without reading and succeed. Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
     );
   });
   return warnings;

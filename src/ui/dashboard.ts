@@ -10,6 +10,7 @@ import type { AccessControl, Principal } from '../auth/access.ts';
 import type { ActivityFeed, AuditEvent } from '../audit/types.ts';
 import type { FormatName, RepositoryKind } from '../config/schema.ts';
 import type { FormatModule } from '../formats/format.ts';
+import { pipTrustedHost } from '../formats/pypi/browse.ts';
 import type { Repository, RepositoryRegistry } from '../repos/repository.ts';
 import type { RetentionRegistry, RetentionVersion } from '../retention/types.ts';
 import type { Translate } from './i18n.ts';
@@ -141,7 +142,7 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
     case 'pypi':
       return {
         setup: [
-          `${shellCommand('pip', 'install', '--index-url', `${base}/simple/`)} <package>`,
+          `${shellCommand('pip', 'install', '--index-url', `${base}/simple/`, ...pipTrustedHost(base))} <package>`,
           `${shellCommand('twine', 'upload', '--repository-url', `${base}/simple/`)} dist/*`,
         ],
       };

@@ -508,9 +508,9 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiDeps): void {
         if (op === 'revoke') {
           const id = form.get('id') ?? '';
           const revoked = await deps.tokens.revoke(principal, { id }, request.ip);
-          const prefix = revoked['hash_prefix'];
+          const key = revoked['id'];
           return await tokensPage(request, reply, {
-            revoked: typeof prefix === 'string' ? prefix : id,
+            revoked: typeof key === 'string' ? key : id,
           });
         }
       } catch (err) {

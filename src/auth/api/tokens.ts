@@ -255,7 +255,7 @@ export class TokenApi {
       const account = await this.#guard(username, address, () =>
         this.#directory.verify(username, password),
       );
-      if (!account) throw new RegistryError('UNAUTHORIZED', 'invalid username or password');
+      if (!account) throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
       // The request carries no header credentials: its audit line names this user, not anonymous.
       noteActor(account.name);
       return {

@@ -19,6 +19,7 @@ import { noteArtifact, noteRelabel } from '../../audit/requests.ts';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/schema.ts';
+import { INVALID_CREDENTIALS } from '../../auth/access.ts';
 import {
   isRegistryError,
   methodNotAllowed,
@@ -36,6 +37,7 @@ import { isValidCrateName } from './names.ts';
 import { MAX_JSON_BYTES } from './publish.ts';
 import type { CargoService } from './service.ts';
 import {
+  CARGO_INVALID_TOKEN,
   errorAnswer,
   okAnswer,
   ownerLogins,
@@ -143,7 +145,14 @@ export function registerCargoRoutes(
     if (!request.raw.readableEnded && request.method !== 'GET' && request.method !== 'HEAD') {
       void reply.header('connection', 'close');
     }
-    return reply.type('application/json; charset=utf-8').send(errorAnswer(error.message));
+    // A token cargo sent that NORA does not know: say how to get one (cargo prints the detail).
+    const detail =
+      error.status === 401 &&
+      error.message === INVALID_CREDENTIALS &&
+      request.headers.authorization !== undefined
+        ? CARGO_INVALID_TOKEN
+        : error.message;
+    return reply.type('application/json; charset=utf-8').send(errorAnswer(detail));
   });
   const clock = deps.modified ?? new ModifiedClock();
   for (const mount of mounts) {

@@ -79,6 +79,15 @@ export function searchAnswer(
   };
 }
 
+/**
+ * The detail of a 401 for a token NORA does not know, as cargo prints it (trial 34: it printed
+ * only `invalid credentials`, where npm's saved anonymous token gets "run npm login"): the usual
+ * cause is a token `cargo login` saved while auth was off (any string is accepted then), or one
+ * since revoked or expired.
+ */
+export const CARGO_INVALID_TOKEN =
+  "invalid credentials: NORA knows no such token (a token `cargo login` saved while auth was off, or one revoked or expired); make a NORA API token (`nora token create --user <you>`, the web UI's Tokens page, or POST /api/tokens) and save it with `cargo login --registry <name>` (the registry's name in .cargo/config.toml)";
+
 /** Cargo's error document. */
 export function errorAnswer(detail: string): Record<string, unknown> {
   return { errors: [{ detail }] };

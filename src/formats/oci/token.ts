@@ -223,7 +223,7 @@ export class TokenEndpoint {
           return ANONYMOUS;
         });
         if (principal.kind === 'anonymous') {
-          throw new TokenError(401, 'invalid_grant', 'invalid username or password');
+          throw new TokenError(401, 'invalid_grant', 'incorrect username or password');
         }
       } else {
         throw new TokenError(

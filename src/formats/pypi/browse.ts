@@ -50,6 +50,25 @@ export const PYPI_CACHE: CacheIndexSource = {
         FROM ${from} WHERE ${PYPI_CACHE.filter('')}))`,
 };
 
+/**
+ * pip's `--trusted-host <host>` for an index at `url` when pip needs it: a plain-`http` URL
+ * whose host is not one pip counts as secure (its SECURE_ORIGINS: `localhost`, 127.0.0.0/8,
+ * `::1`). Without it pip ignores the index ("not a trusted or secure host") and finds nothing
+ * (trial 34: the README's pip line had it, the UI's did not). Empty for https or a loopback.
+ */
+export function pipTrustedHost(url: string): string[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  if (parsed.protocol !== 'http:') return [];
+  const host = parsed.hostname;
+  if (host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)) return [];
+  return ['--trusted-host', host];
+}
+
 /** `pip install` of `project` (`==version` when known) from the repository's simple index. */
 function pipInstall(project: string, version: string | undefined, repositoryUrl: string): string {
   const simple = repositoryUrl.endsWith('/simple') ? repositoryUrl : `${repositoryUrl}/simple`;
@@ -58,6 +77,7 @@ function pipInstall(project: string, version: string | undefined, repositoryUrl:
     'install',
     '--index-url',
     `${simple}/`,
+    ...pipTrustedHost(simple),
     `${project}${version === undefined ? '' : `==${version}`}`,
   );
 }

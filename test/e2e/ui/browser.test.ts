@@ -153,12 +153,30 @@ describe('the web UI in chromium', () => {
 
         // Revoke it: the row's button asks first (nothing revoked yet), the confirmation's
         // button revokes; npm is refused afterwards.
+        // The page names the token by the id `npm token list` shows (trial 34: it showed the
+        // hash_prefix), in the row, the confirmation and the notice.
+        const listed = await run('npm', ['token', 'list', '--registry', registry], {
+          env,
+          check: false,
+          timeoutMs: 60_000,
+        });
+        assert.equal(listed.code, 0, output(listed));
+        const npmId = /with id (\S+)/.exec(listed.stdout)?.[1] ?? '';
+        assert.match(npmId, /^[0-9a-f]{6,}$/, listed.stdout);
         await page.goto(`${server.url}/ui/tokens`);
+        assert.equal(
+          (await page.locator('#tokens tbody tr td code').first().innerText()).trim(),
+          npmId,
+        );
         await page.click('#tokens button.danger');
         assert.match(await page.locator('#confirm-revoke').innerText(), /Revoke token/);
+        assert.ok(
+          (await page.locator('#confirm-revoke').innerText()).includes(`Revoke token ${npmId}?`),
+        );
         assert.equal(await page.locator('#revoked').count(), 0);
         await page.click('#confirm-revoke button.danger');
         assert.match(await page.locator('#revoked').innerText(), /revoked/);
+        assert.ok((await page.locator('#revoked').innerText()).includes(`Token ${npmId} revoked`));
         const whoami = await run('npm', ['whoami', '--registry', registry], {
           env,
           check: false,

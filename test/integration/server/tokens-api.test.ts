@@ -290,7 +290,7 @@ describe('token API (/api/tokens)', () => {
 
   test('bad requests get a 4xx with {error}: wrong password, bad fields, wrong method or type', async () => {
     const cases: [Json | string | undefined, string | undefined, number, RegExp][] = [
-      [{ username: 'alice', password: 'nope' }, undefined, 401, /invalid username or password/],
+      [{ username: 'alice', password: 'nope' }, undefined, 401, /incorrect username or password/],
       [{}, undefined, 401, /authentication required/],
       [undefined, undefined, 401, /authentication required/],
       [{ username: 'alice' }, undefined, 400, /password/],

@@ -39,6 +39,29 @@ const getJson = async (url: string): Promise<unknown> => {
 };
 
 describe('browse pages of PyPI, Cargo and Go', () => {
+  test('PyPI: a non-loopback http public URL gives the pip line --trusted-host (trial 34)', async () => {
+    await using server = await startTestServer({
+      config: { server: { public_url: 'http://nora.example:4000' } },
+    });
+    const wheel = makeWheel('trusty', '1.0');
+    const up = await fetch(`${server.url}/simple/`, {
+      method: 'POST',
+      headers: { 'content-type': MULTIPART },
+      body: multipartBody(twineFields('trusty', '1.0', wheel), wheel),
+    });
+    assert.ok(up.ok, await up.text());
+    const detail = (await getJson(`${server.url}/api/ui/pypi/trusty`)) as DetailJson;
+    assert.equal(
+      detail.install,
+      'pip install --index-url http://nora.example:4000/simple/ --trusted-host nora.example trusty==1.0',
+    );
+    const dashboard = await (await fetch(`${server.url}/ui/`)).text();
+    assert.match(
+      dashboard,
+      /pip install --index-url http:\/\/nora\.example:4000\/simple\/ --trusted-host nora\.example &lt;package&gt;/,
+    );
+  });
+
   test('PyPI: PEP 440 order, yanked mark, pip command; any spelling of the name', async () => {
     await using server = await startTestServer();
     for (const v of ['1.0', '1.10', '1.9', '2.0rc1']) {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { pipTrustedHost } from '../../../src/formats/pypi/browse.ts';
 import { setupLines } from '../../../src/ui/dashboard.ts';
 import { shellCommand, shellQuote } from '../../../src/ui/shell.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
@@ -36,5 +37,27 @@ describe('dashboard setup lines', () => {
     );
     const https = setupLines('docker', 'https://nora.example').setup.join('\n');
     assert.match(https, /^skopeo copy oci:\.\/layout:v1 docker:\/\/nora\.example\/myapp:latest$/m);
+  });
+
+  test('pip gets --trusted-host for a plain-http non-loopback URL only (trial 34)', () => {
+    const pip = (base: string) =>
+      setupLines('pypi', base).setup.find((line) => line.startsWith('pip ')) ?? '';
+    assert.equal(
+      pip('http://nora.example:4000'),
+      'pip install --index-url http://nora.example:4000/simple/ --trusted-host nora.example <package>',
+    );
+    for (const base of [
+      'https://nora.example',
+      'http://127.0.0.1:4000',
+      'http://127.8.9.10:4000',
+      'http://localhost:4000',
+      'http://[::1]:4000',
+    ]) {
+      assert.doesNotMatch(pip(base), /trusted-host/, base);
+    }
+    assert.deepEqual(pipTrustedHost('http://10.0.0.5:4000/pypi/simple'), [
+      '--trusted-host',
+      '10.0.0.5',
+    ]);
   });
 });
