@@ -88,7 +88,7 @@ describe('docker proxy whose upstream turns auth on (401)', { skip, timeout: 180
     assert.equal(res.status, 404);
     assert.equal(body.errors[0]?.code, 'MANIFEST_UNKNOWN');
     // The default `docker` is a group: its member-failure note names the 401.
-    assert.match(body.errors[0]?.message ?? '', /upstream docker-proxy\/0 failed: HTTP 401/);
+    assert.match(body.errors[0].message, /upstream docker-proxy\/0 failed: HTTP 401/);
     assert.doesNotMatch(JSON.stringify(body), /127\.0\.0\.1/);
     // The proxy addressed alone: the same 404, its message the upstream's refusal.
     const alone = await fetch(`${proxy.url}/repository/docker-proxy/v2/demo/other/manifests/v1`, {
@@ -98,7 +98,7 @@ describe('docker proxy whose upstream turns auth on (401)', { skip, timeout: 180
     assert.equal(alone.status, 404);
     assert.equal(aloneBody.errors[0]?.code, 'MANIFEST_UNKNOWN');
     assert.match(
-      aloneBody.errors[0]?.message ?? '',
+      aloneBody.errors[0].message,
       /^manifest unknown: v1 \(upstream docker-proxy\/0 answered 401 for demo\/other:v1: /,
     );
     assert.doesNotMatch(JSON.stringify(aloneBody), /127\.0\.0\.1/);
