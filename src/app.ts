@@ -2134,8 +2134,9 @@ function repositoryAt(
 
 /**
  * The repository a request path is in and the artifact path below it, for audit events
- * (src/audit/requests.ts): `/repository/<name>/<artifact>` or `<mount>/<artifact>`. The
- * artifact is the path as sent (percent-encoded), without the leading `/`.
+ * (src/audit/requests.ts): `/repository/<name>/<artifact>`, `<mount>/<artifact>`, or for a
+ * named docker repository `/v2/<name>/<artifact>`. The artifact is the path as sent
+ * (percent-encoded), without the leading `/`.
  */
 function auditTargeter(
   formats: readonly FormatModule[],
@@ -2154,6 +2155,14 @@ function auditTargeter(
       if (mounted === undefined) return undefined;
       name = mounted.format.defaultRepository;
       rest = pathname.slice(mounted.mount.length + 1);
+      // `/v2/<repo>/<image>/…` addresses the named docker repository `<repo>` (OciService.locate):
+      // the event names it, as `/repository/<repo>/…` would (trial 34: a group's push said `docker`).
+      const slash = rest.indexOf('/');
+      const named = slash > 0 ? repositories.get(rest.slice(0, slash)) : undefined;
+      if (mounted.format.format === 'docker' && named?.format === 'docker' && !named.isDefault) {
+        name = named.name;
+        rest = rest.slice(slash + 1);
+      }
     }
     const repo = repositories.get(name);
     if (repo === undefined) return undefined;

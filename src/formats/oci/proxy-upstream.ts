@@ -126,6 +126,12 @@ export type ManifestAnswer =
     }
   /** A conditional GET (If-None-Match) answered 304: the tag still points at that digest. */
   | { readonly kind: 'not-modified' }
+  /**
+   * 401/403 after the auth dance: the image is not there for us (Docker Hub answers 401 for
+   * names that do not exist) or our credentials are missing or refused. Not an "absent": a cached
+   * tag is served stale then, and a miss names the status (proxy.ts).
+   */
+  | { readonly kind: 'refused'; readonly status: number }
   | { readonly kind: 'absent' };
 
 export class DockerUpstream {
@@ -155,6 +161,10 @@ export class DockerUpstream {
       },
       scope: scopeOf(candidate.remoteName),
     });
+    if (response.status === 401 || response.status === 403) {
+      response.body.destroy();
+      return { kind: 'refused', status: response.status };
+    }
     if (isAbsent(response)) {
       response.body.destroy();
       return { kind: 'absent' };
@@ -401,7 +411,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * 404, and 401/403 that survived the auth dance, mean "not here" for a pull-through cache: the
- * next upstream is asked. (Docker Hub answers 401 for images that do not exist.)
+ * next upstream is asked. (Docker Hub answers 401 for images that do not exist.) Manifests tell
+ * 401/403 apart (ManifestAnswer 'refused'): a cached tag is served stale on them.
  */
 function isAbsent(response: UpstreamResponse): boolean {
   return response.status === 404 || response.status === 401 || response.status === 403;
@@ -419,6 +430,33 @@ function expectOk(response: UpstreamResponse, candidate: Candidate): void {
   throw new RegistryError(code, `upstream ${candidate.target.label} answered ${response.status}`, {
     detail: { upstream: candidate.target.label, status: response.status },
   });
+}
+
+/**
+ * An upstream's 401/403 to a manifest request as an upstream failure: a cached tag is served
+ * stale on it (proxy.ts), a group counts the member as failed and its 404 names the status, and
+ * a proxy addressed alone answers MANIFEST_UNKNOWN naming it (isRefusal, service.ts).
+ */
+export function upstreamRefused(
+  candidate: Candidate,
+  reference: string,
+  status: number,
+): RegistryError {
+  return new RegistryError(
+    'UPSTREAM_FAILED',
+    `upstream ${candidate.target.label} answered ${status} for ${candidate.remoteName}${reference.includes(':') ? '@' : ':'}${reference}: the image is not there, or NORA's credentials for that upstream are missing or refused`,
+    { detail: { upstream: candidate.target.label, status, refused: true } },
+  );
+}
+
+/** Whether `err` is upstreamRefused's. */
+export function isRefusal(err: unknown): err is RegistryError {
+  return (
+    err instanceof RegistryError &&
+    typeof err.detail === 'object' &&
+    err.detail !== null &&
+    (err.detail as Record<string, unknown>)['refused'] === true
+  );
 }
 
 export function upstreamGarbage(candidate: Candidate, why: string): RegistryError {

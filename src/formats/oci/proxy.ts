@@ -54,6 +54,8 @@ import {
   routeName,
   type UpstreamList,
   upstreamGarbage,
+  upstreamRefused,
+  isRefusal,
 } from './proxy-upstream.ts';
 import type { Reference } from './reference.ts';
 import { UpstreamSweeper, upstreamId } from '../../proxy/upstream-id.ts';
@@ -190,10 +192,7 @@ export class OciProxyBackend implements OciBackend {
   async getManifest(name: string, reference: Reference): Promise<ManifestContent | undefined> {
     if (this.#internal(name)) return undefined;
     this.#refuseBlocked(name, reference);
-    const manifest =
-      reference.kind === 'digest'
-        ? await this.#manifestByDigest(name, reference.digest)
-        : await this.#manifestByTag(name, reference.tag);
+    const manifest = await this.#lookup(name, reference);
     if (manifest) {
       // A pull is a manifest GET: counted (and refused in enforce) here, once per GET.
       this.#context.curation.guard(curationSubject(name, reference, manifest.digest));
@@ -201,6 +200,27 @@ export class OciProxyBackend implements OciBackend {
       this.#rememberImage(name, manifest);
     }
     return manifest;
+  }
+
+  /**
+   * The manifest by digest or tag. Every upstream asked refusing it (401/403) with nothing cached
+   * to serve stale is logged here, naming the status: the client's answer (a 404 naming it, see
+   * isRefusal) is the only other trace.
+   */
+  async #lookup(name: string, reference: Reference): Promise<ManifestContent | undefined> {
+    try {
+      return reference.kind === 'digest'
+        ? await this.#manifestByDigest(name, reference.digest)
+        : await this.#manifestByTag(name, reference.tag);
+    } catch (err) {
+      if (isRefusal(err)) {
+        this.#context.log.warn(
+          { repository: this.repository.name, name, error: err.message },
+          'docker upstream refused a manifest (401/403) and nothing cached can answer',
+        );
+      }
+      throw err;
+    }
   }
 
   /**
@@ -250,10 +270,7 @@ export class OciProxyBackend implements OciBackend {
   async statManifest(name: string, reference: Reference): Promise<ManifestInfo | undefined> {
     if (this.#internal(name)) return undefined;
     this.#refuseBlocked(name, reference);
-    const manifest =
-      reference.kind === 'digest'
-        ? await this.#manifestByDigest(name, reference.digest)
-        : await this.#manifestByTag(name, reference.tag);
+    const manifest = await this.#lookup(name, reference);
     if (!manifest) return undefined;
     // A HEAD downloads nothing: refused like a GET, but only the GET counts as a decision.
     const subject = curationSubject(name, reference, manifest.digest);
@@ -291,6 +308,7 @@ export class OciProxyBackend implements OciBackend {
             if (cached !== undefined && cached.upstream === candidateId(candidate)) {
               const head = await this.#docker.manifest(candidate, tag, 'HEAD');
               if (head.kind === 'absent') return undefined;
+              if (head.kind === 'refused') throw upstreamRefused(candidate, tag, head.status);
               if (head.kind === 'head' && head.digest === cached.digest) {
                 return { kind: 'unchanged' as const, upstream: candidateId(candidate) };
               }
@@ -302,6 +320,8 @@ export class OciProxyBackend implements OciBackend {
             if (answer.kind === 'not-modified') {
               return { kind: 'unchanged' as const, upstream: candidateId(candidate) };
             }
+            // A 401/403 is a failure, not "gone": a cached tag is served stale on it (trial 34).
+            if (answer.kind === 'refused') throw upstreamRefused(candidate, tag, answer.status);
             if (answer.kind !== 'found') return undefined;
             const info = await this.#store(
               candidate,
@@ -353,6 +373,7 @@ export class OciProxyBackend implements OciBackend {
     const flight = this.#manifestFlights.run(`${name}@${digest}`, () =>
       this.#askUpstreams(candidates, async (candidate) => {
         const answer = await this.#docker.manifest(candidate, digest, 'GET');
+        if (answer.kind === 'refused') throw upstreamRefused(candidate, digest, answer.status);
         if (answer.kind !== 'found') return undefined;
         const info = await this.#store(
           candidate,

@@ -25,6 +25,7 @@ import { blobUnknown, type Hosted, manifestUnknown, nameUnknown } from './hosted
 import { MAX_MANIFEST_BYTES, MEDIA_TYPES, parseManifest, type ParsedManifest } from './manifest.ts';
 import { parseOciPath, type OciRoute } from './paths.ts';
 import { isValidName, isValidTag, parseDigestString, type Reference } from './reference.ts';
+import { isRefusal } from './proxy-upstream.ts';
 import type { UploadManager } from './uploads.ts';
 
 export interface OciRequest {
@@ -361,11 +362,17 @@ export class OciService {
         // A tag moves on every push: a shared cache revalidates each use (by ETag, the digest).
         const byTag = reference.kind === 'tag' ? REVALIDATE : {};
         if (request.method === 'HEAD') {
-          const info = await target.backend.statManifest(target.name, reference);
+          const info = await unknownWhenRefused(
+            target.backend.statManifest(target.name, reference),
+            reference,
+          );
           if (!info) throw manifestUnknown(reference);
           return { status: 200, headers: { ...manifestHeaders(info), ...byTag } };
         }
-        const manifest = await target.backend.getManifest(target.name, reference);
+        const manifest = await unknownWhenRefused(
+          target.backend.getManifest(target.name, reference),
+          reference,
+        );
         if (!manifest) throw manifestUnknown(reference);
         if (request.header('if-none-match') === `"${manifest.digest}"`) {
           return {
@@ -1046,6 +1053,22 @@ function notFoundRoute(): RegistryError {
   return new RegistryError('NOT_FOUND', 'not an OCI distribution API route', {
     protocolCode: 'NOT_FOUND',
   });
+}
+
+/**
+ * A proxy addressed alone whose every upstream refused the manifest (401/403) and that has no
+ * cached copy to serve stale: the protocol's 404 naming the refusal
+ * (`manifest unknown: latest (upstream docker/0 answered 401 for myapp:latest: …)`), not a 502:
+ * Docker Hub answers 401 for names that do not exist, and clients print a 4xx's message. A group
+ * gets the same words from its member-failure note (repos/group-read.ts).
+ */
+async function unknownWhenRefused<T>(pending: Promise<T>, reference: Reference): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    if (isRefusal(err)) throw manifestUnknown(reference, ` (${err.message})`);
+    throw err;
+  }
 }
 
 /**

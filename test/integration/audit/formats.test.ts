@@ -10,6 +10,7 @@ import { buildChart } from '../../helpers/helm.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
 import { crateBody } from '../cargo/fixtures.ts';
+import { Client, startOciServer } from '../oci/helpers.ts';
 import { NpmHttp } from '../npm/client.ts';
 import { makeWheel, makeZip, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
@@ -376,5 +377,28 @@ test('PyPI release and file deletes, yank and unyank are audited; deletes name n
       'delete npm npm npm-hosted @newb/pkg/-/pkg-2.0.0.tgz',
       'delete npm npm npm-hosted @newb/pkg',
     ],
+  );
+});
+
+test('a push to a named docker group under /v2/ names the group and the member it landed in (trial 34 newB F2)', async () => {
+  await using server = await startOciServer({
+    config: {
+      docker: { upstreams: [] },
+      repositories: [
+        { name: 'team', format: 'docker', kind: 'hosted' },
+        { name: 'mix', format: 'docker', kind: 'group', members: ['team'] },
+      ],
+    },
+  });
+  const client = new Client(server.url);
+  await client.pushImage('mix/app', '2');
+  await client.pushImage('team/direct', '1');
+  const events = await untilEvents(auditFile(server), (all) =>
+    all.some((e) => e.artifact === 'direct/manifests/1'),
+  );
+  const manifests = events.filter((e) => e.artifact.includes('/manifests/'));
+  assert.deepEqual(
+    manifests.map((e) => `${e.action} ${e.repository} ${e.member ?? '-'} ${e.artifact}`),
+    ['push mix team app/manifests/2', 'push team - direct/manifests/1'],
   );
 });
