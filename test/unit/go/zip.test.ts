@@ -99,6 +99,30 @@ test('invalid file names and go.mod case stop the build with the file named', as
   await assert.rejects(listModuleFiles(work.path), /x\/GO\.MOD: go\.mod files must be lowercase/);
 });
 
+/**
+ * A module zip of `entries` files under `dir`: go.mod, then small Go files of `lines` comment
+ * lines (they deflate well) spread over `dirs` folders; with `big`, that file as its second entry.
+ */
+async function smallEntriesZip(
+  dir: string,
+  shape: { entries: number; dirs: number; lines: number; big?: string },
+): Promise<Buffer> {
+  const text = path.join(dir, 'a.go');
+  await fs.writeFile(
+    text,
+    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(shape.lines)),
+  );
+  const out = path.join(dir, 'm.zip');
+  const files = Array.from({ length: shape.entries }, (_, i) => {
+    if (i === 0) return { path: 'go.mod', localPath: text, size: 0 };
+    if (i === 1 && shape.big !== undefined)
+      return { path: 'big.txt', localPath: shape.big, size: 0 };
+    return { path: `p${i % shape.dirs}/f${i}.go`, localPath: text, size: 0 };
+  });
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
+  return fs.readFile(out);
+}
+
 /** zipIntegrityProblem's verdicts on `bytes` in memory and from a file in `dir`. */
 function verdictsIn(
   dir: string,
@@ -426,19 +450,7 @@ test('zipIntegrityProblem in memory: a zip of many small entries lets the event 
   // Small entries inflate synchronously; a zip of a thousand of them (x/sys has 412) must not
   // hold every other request until the whole check is done (the client's next answers wait).
   await using dir = await tempDir('nora-go-zip-turns-');
-  const text = path.join(dir.path, 'a.go');
-  await fs.writeFile(
-    text,
-    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(200)),
-  );
-  const out = path.join(dir.path, 'm.zip');
-  const files = Array.from({ length: 1000 }, (_, i) => ({
-    path: i === 0 ? 'go.mod' : `p${i % 50}/f${i}.go`,
-    localPath: text,
-    size: 0,
-  }));
-  await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
-  const zip = await fs.readFile(out);
+  const zip = await smallEntriesZip(dir.path, { entries: 1000, dirs: 50, lines: 200 });
   let turns = 0;
   let done = false;
   const turn = (): void => {
@@ -460,22 +472,10 @@ test('zipIntegrityProblem in memory: entries inflate through one reused zlib con
   // inflateRawSync per entry (a zlib stream object, a native context, a fresh output buffer of
   // the entry's size) cost about twice the inflating itself on a cold `go mod download`.
   await using dir = await tempDir('nora-go-zip-reuse-');
-  const text = path.join(dir.path, 'a.go');
-  await fs.writeFile(
-    text,
-    'package a\n\n'.concat('// deflates well, a line of text\n'.repeat(300)),
-  );
   const big = path.join(dir.path, 'big.txt');
   // Over the 64 KiB scratch buffer: inflated in pieces.
   await fs.writeFile(big, Array.from({ length: 40_000 }, (_, i) => `line ${i * 7919}\n`).join(''));
-  const out = path.join(dir.path, 'm.zip');
-  const files = Array.from({ length: 200 }, (_, i) => ({
-    path: i === 0 ? 'go.mod' : i === 1 ? 'big.txt' : `p${i % 20}/f${i}.go`,
-    localPath: i === 1 ? big : text,
-    size: 0,
-  }));
-  await writeModuleZip(out, 'example.com/m', 'v1.0.0', files);
-  const zip = await fs.readFile(out);
+  const zip = await smallEntriesZip(dir.path, { entries: 200, dirs: 20, lines: 300, big });
 
   const original = zlib.inflateRawSync;
   let calls = 0;
