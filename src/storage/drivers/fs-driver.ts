@@ -62,6 +62,11 @@ export interface FsDriverOptions {
    * For tests: holding it shows that no write resolves before the sync that covers it.
    */
   readonly onDirSync?: (dir: string) => Promise<void> | void;
+  /**
+   * The create time (ms) over which small unsynced writes take a temp file opened ahead
+   * (CreateTimer; default SLOW_CREATE_MS). For tests: -1 takes the stock from the first write.
+   */
+  readonly slowCreateMs?: number;
 }
 
 export class FsDriver implements StorageDriver {
@@ -75,12 +80,15 @@ export class FsDriver implements StorageDriver {
   readonly #dirSyncs = new Map<string, DirSync>();
   /** Temp files opened ahead for #writeBytes (made on the first small write). */
   #stock: TempStock | undefined;
+  /** How long #writeBytesNow's own creates take: slow ones send small writes to the stock. */
+  readonly #creates: CreateTimer;
 
   private constructor(root: string, options: FsDriverOptions) {
     this.#root = root;
     this.#tmp = path.join(root, TMP_DIR);
     this.#fsync = options.fsync ?? true;
     this.#onDirSync = options.onDirSync;
+    this.#creates = new CreateTimer(options.slowCreateMs);
   }
 
   static async open(root: string, options: FsDriverOptions = {}): Promise<FsDriver> {
@@ -243,7 +251,8 @@ export class FsDriver implements StorageDriver {
     const size = byteLength(chunks);
     if (this.#fsync || size > UNSYNCED_INLINE_BYTES)
       return this.#writeBytesPooled(key, chunks, size);
-    const stocked = size >= STOCKED_MIN_BYTES ? this.#stocked().take() : undefined;
+    const stocked =
+      size >= STOCKED_MIN_BYTES || this.#creates.slow() ? this.#stocked().take() : undefined;
     try {
       return await this.#writeBytesNow(key, chunks, size, stocked);
     } catch (err) {
@@ -302,7 +311,7 @@ export class FsDriver implements StorageDriver {
     const temp = stocked?.path ?? this.#tempFile();
     try {
       const target = this.#path(key);
-      const fd = stocked?.fd ?? openSync(temp, this.#tempFlags());
+      const fd = stocked?.fd ?? this.#createNow(temp);
       try {
         let pending = chunks;
         while (pending.length > 0) pending = after(pending, writevSync(fd, pending));
@@ -325,6 +334,14 @@ export class FsDriver implements StorageDriver {
       rmSync(temp, { force: true });
       throw err;
     }
+  }
+
+  /** Creates and opens `temp` on the event loop, timed (CreateTimer). */
+  #createNow(temp: string): number {
+    const started = performance.now();
+    const fd = openSync(temp, this.#tempFlags());
+    this.#creates.note(performance.now() - started);
+    return fd;
   }
 
   /**
@@ -584,6 +601,49 @@ function isDirectory(dir: string): Promise<boolean> {
   );
 }
 
+/**
+ * A synchronous create averaging more than this (ms) sends every unsynced write, 1 KB ones too,
+ * to the stock. A stocked write pays a thread-pool trip instead (its refill: ~30 µs of the event
+ * loop's time for the dispatch and the wake-up); a create on tmpfs or a quiet journaled ext4
+ * takes 20–40 µs, and stays inline. On an ext4 without a journal every create scans the inode
+ * table for recently freed inodes (`recently_deleted`, docs/performance.md): measured 0.3–1.5 ms
+ * on this machine, a third of the event loop's time in 1 KB PUTs with fsync off.
+ */
+export const SLOW_CREATE_MS = 0.1;
+/** While creates are slow, one write in this many still creates inline: a faster disk is seen. */
+export const CREATE_RESAMPLE_EVERY = 32;
+
+/**
+ * The moving average of the event loop's own creates (#writeBytesNow's `open(O_CREAT)`), and so
+ * whether a small unsynced write should take a temp file opened ahead (TempStock) instead.
+ */
+export class CreateTimer {
+  readonly #slowMs: number;
+  /** Exponential moving average of the last creates, ms (weight 1/8 each). */
+  #averageMs = 0;
+  #stocked = 0;
+
+  constructor(slowMs = SLOW_CREATE_MS) {
+    this.#slowMs = slowMs;
+  }
+
+  /**
+   * True when creates average over `slowMs` (SLOW_CREATE_MS); then false once in
+   * CREATE_RESAMPLE_EVERY calls, so that a create is timed again.
+   */
+  slow(): boolean {
+    if (this.#averageMs <= this.#slowMs) return false;
+    if (++this.#stocked < CREATE_RESAMPLE_EVERY) return true;
+    this.#stocked = 0;
+    return false;
+  }
+
+  /** Records one create's duration (ms, wall time on the event loop). */
+  note(ms: number): void {
+    this.#averageMs += (ms - this.#averageMs) / 8;
+  }
+}
+
 /** Temp files kept open ahead (about the number of small writes in flight at once). */
 const STOCK_SIZE = 16;
 
@@ -591,8 +651,9 @@ const STOCK_SIZE = 16;
  * Unsynced writes of at least this many bytes take a temp file from the stock. Measured (busy
  * ext4, wrk -c16, fsync off): 64 KB PUTs ran at 1.4–2.6x the rate with the stock, 1 KB PUTs
  * lost (the pool trip that refills the stock costs more CPU than the create it spares, whose
- * journal wait is short without much data flowing). With fsync on, no gain was measured either
- * way, and the open stays in the write's own pool trips.
+ * journal wait is short without much data flowing) — unless creates are slow (CreateTimer):
+ * then smaller writes take one too. With fsync on, no gain was measured either way, and the
+ * open stays in the write's own pool trips.
  */
 const STOCKED_MIN_BYTES = 16 * 1024;
 let stocks = 0;

@@ -5,7 +5,12 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { test } from 'node:test';
 import type { StorageKey } from '../../../src/storage/driver.ts';
-import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
+import {
+  CREATE_RESAMPLE_EVERY,
+  CreateTimer,
+  FsDriver,
+  SLOW_CREATE_MS,
+} from '../../../src/storage/drivers/fs-driver.ts';
 import { MemoryDriver } from '../../../src/storage/drivers/memory-driver.ts';
 import { tempLeftovers } from '../../helpers/storage.ts';
 import { runDriverContract } from './driver-contract.ts';
@@ -83,5 +88,44 @@ test('fs: the stock of a process that is gone is removed when a driver opens', a
   const driver = await FsDriver.open(root);
   assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
   await driver.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+test('fs: CreateTimer sends small writes to the stock while creates are slow, and sees them fast again', () => {
+  const timer = new CreateTimer();
+  for (let i = 0; i < 20; i++) timer.note(0.03); // tmpfs, a quiet journaled ext4
+  assert.equal(timer.slow(), false);
+  for (let i = 0; i < 20; i++) timer.note(1); // an ext4 without a journal scanning freed inodes
+  const answers = Array.from({ length: CREATE_RESAMPLE_EVERY * 2 }, () => timer.slow());
+  // One call in CREATE_RESAMPLE_EVERY creates inline, to be timed again.
+  assert.equal(answers.filter((slow) => !slow).length, 2);
+  assert.ok(SLOW_CREATE_MS < 1);
+  for (let i = 0; i < 40; i++) timer.note(0.03);
+  assert.equal(timer.slow(), false);
+});
+
+test('fs (fsync false): with slow creates, 1 KB writes take temp files opened ahead', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-fs-slow-'));
+  const driver = await FsDriver.open(root, { fsync: false, slowCreateMs: -1 });
+  await driver.write('blobs/sha256/ef/one' as StorageKey, Buffer.from('one'));
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the stock is filled meanwhile
+  const stock = (await fs.readdir(path.join(root, '.tmp'))).find((n) => n.startsWith('ready-'));
+  assert.ok(stock !== undefined, 'a stock was made for a 3-byte write');
+  const stocked = new Set<number>();
+  for (const name of await fs.readdir(path.join(root, '.tmp', stock))) {
+    stocked.add((await fs.stat(path.join(root, '.tmp', stock, name))).ino);
+  }
+  await Promise.all(
+    ['two', 'three'].map((k) => driver.write(`blobs/sha256/ef/${k}` as StorageKey, Buffer.from(k))),
+  );
+  for (const k of ['one', 'two', 'three']) {
+    assert.equal(await text(await driver.read(`blobs/sha256/ef/${k}` as StorageKey)), k);
+  }
+  // Written into files of the stock (renamed into place), not into new ones.
+  for (const k of ['two', 'three']) {
+    assert.ok(stocked.has((await fs.stat(path.join(root, 'blobs/sha256/ef', k))).ino), k);
+  }
+  await driver.close();
+  assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), []);
   await fs.rm(root, { recursive: true, force: true });
 });
