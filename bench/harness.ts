@@ -141,3 +141,41 @@ export function cpuProfCommand(
     'serve',
   ];
 }
+
+/**
+ * V8's sampling profiler (100 µs) started over the inspector's WebSocket of a process run with
+ * `--inspect=127.0.0.1:<port>`; `stop()` resolves to the `.cpuprofile` object (read it with
+ * `node bench/profile-top.ts`). For profiling one round of a bench only, not the start-up.
+ */
+export async function startInspectorProfiler(port: number): Promise<{ stop(): Promise<unknown> }> {
+  const targets = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())) as {
+    webSocketDebuggerUrl: string;
+  }[];
+  const socket = new WebSocket(targets[0]?.webSocketDebuggerUrl ?? '');
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve, { once: true });
+    socket.addEventListener('error', reject, { once: true });
+  });
+  let id = 0;
+  const waiting = new Map<number, (result: unknown) => void>();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
+  });
+  const send = (method: string, params: object = {}): Promise<unknown> =>
+    new Promise((resolve) => {
+      id += 1;
+      waiting.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 100 });
+  await send('Profiler.start');
+  return {
+    async stop() {
+      const result = (await send('Profiler.stop')) as { profile: unknown };
+      socket.close();
+      return result.profile;
+    },
+  };
+}

@@ -23,6 +23,7 @@ import {
   median,
   onCleanup,
   runCleanups,
+  startInspectorProfiler,
   stop,
   stopOnExit,
   tmp,
@@ -60,40 +61,6 @@ const PROF_DIR =
   process.env['BENCH_CPU_PROF_DIR'] !== undefined && process.env['BENCH_CPU_PROF_DIR'] !== ''
     ? path.resolve(process.env['BENCH_CPU_PROF_DIR'])
     : undefined;
-
-/** Profiler.start over the inspector's WebSocket; `stop()` resolves to the profile. */
-async function startProfiler(port: number): Promise<{ stop(): Promise<unknown> }> {
-  const targets = (await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json())) as {
-    webSocketDebuggerUrl: string;
-  }[];
-  const socket = new WebSocket(targets[0]?.webSocketDebuggerUrl ?? '');
-  await new Promise((resolve, reject) => {
-    socket.addEventListener('open', resolve, { once: true });
-    socket.addEventListener('error', reject, { once: true });
-  });
-  let id = 0;
-  const waiting = new Map<number, (result: unknown) => void>();
-  socket.addEventListener('message', (event) => {
-    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
-  });
-  const send = (method: string, params: object = {}): Promise<unknown> =>
-    new Promise((resolve) => {
-      id += 1;
-      waiting.set(id, resolve);
-      socket.send(JSON.stringify({ id, method, params }));
-    });
-  await send('Profiler.enable');
-  await send('Profiler.setSamplingInterval', { interval: 100 });
-  await send('Profiler.start');
-  return {
-    async stop() {
-      const result = (await send('Profiler.stop')) as { profile: unknown };
-      socket.close();
-      return result.profile;
-    },
-  };
-}
 
 try {
   if (ROOTS.length === 0) throw new Error('BENCH_NORA_ROOTS: comma-separated checkout paths');
@@ -191,7 +158,7 @@ try {
             await new Promise((r) => setTimeout(r, 1500));
           const profiler =
             phase === 'cold' && inspectPort !== undefined
-              ? await startProfiler(inspectPort)
+              ? await startInspectorProfiler(inspectPort)
               : undefined;
           const threadsBefore = await threadTimes(nora.child.pid);
           const before = await cpuSeconds(nora.child.pid);

@@ -14,6 +14,11 @@
  * (a preload that starts and stops a profiler on it). The cold round's CPU is read when `go`
  * exits ("cpu") and again 1.5 s later ("+tail": what it left running, after-answer checks and
  * blob writes), so the warm round's figure holds only its own work.
+ *
+ * BENCH_CPU_PROF_DIR=<dir>: each NORA runs with `--inspect` on a free loopback port and V8's
+ * sampling profiler (100 µs) covers its cold round and the 1.5 s tail only;
+ * `<A|B>-<pair>.cpuprofile` is written there (read it with `node bench/profile-top.ts FILE`). The
+ * profiler's own cost is in that round's CPU figure.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -28,7 +33,15 @@ import {
 import { freePort, NODE_FLAGS, startNoraProcess } from '../../test/helpers/process.ts';
 import { removeDir } from '../../test/helpers/tmp.ts';
 import { download, writeConsumerModule } from './common.ts';
-import { cpuSeconds, log, onCleanup, runCleanups, stop, stopOnExit } from '../harness.ts';
+import {
+  cpuSeconds,
+  log,
+  onCleanup,
+  runCleanups,
+  startInspectorProfiler,
+  stop,
+  stopOnExit,
+} from '../harness.ts';
 
 const N = Number(process.env['PAIRS_N'] ?? 4);
 const roots = {
@@ -36,6 +49,10 @@ const roots = {
   B: path.resolve(process.env['PAIRS_B'] ?? '.'),
 };
 const preload = process.env['PAIRS_PRELOAD'];
+const PROF_DIR =
+  process.env['BENCH_CPU_PROF_DIR'] !== undefined && process.env['BENCH_CPU_PROF_DIR'] !== ''
+    ? path.resolve(process.env['BENCH_CPU_PROF_DIR'])
+    : undefined;
 
 /** CPU seconds per thread name (comm) of `pid`. */
 async function threadCpu(pid: number | undefined): Promise<Map<string, number>> {
@@ -79,6 +96,7 @@ async function main(): Promise<void> {
     const line: string[] = [];
     for (const which of order) {
       const dir = await fs.mkdtemp(path.join(work, 'nora-'));
+      const inspectPort = PROF_DIR === undefined ? undefined : await freePort();
       const nora = await startNoraProcess({
         port: await freePort(),
         cwd: roots[which],
@@ -86,6 +104,7 @@ async function main(): Promise<void> {
           process.execPath,
           ...NODE_FLAGS,
           ...(preload ? preload.split(',').flatMap((p) => ['--require', p]) : []),
+          ...(inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`]),
           path.join(roots[which], 'bin/nora.js'),
           'serve',
         ],
@@ -95,7 +114,6 @@ async function main(): Promise<void> {
           NORA_GO_SUMDB: 'none',
           NORA_LOG_LEVEL: 'warn',
           NORA_RATE_LIMIT_ENABLED: 'false',
-          PERFG_OUT: `/tmp/perfG/req-${which}-${i}`,
         },
       });
       stopOnExit(nora.child);
@@ -110,6 +128,8 @@ async function main(): Promise<void> {
         }
       };
       if (prof === 'cold') await toggle();
+      const profiler =
+        inspectPort === undefined ? undefined : await startInspectorProfiler(inspectPort);
       const t0 = await threadCpu(pid);
       const c0 = await cpuSeconds(pid);
       const cold = await download(consumer, `${nora.url}/go`, work);
@@ -118,6 +138,11 @@ async function main(): Promise<void> {
       // What the cold round left running (after-answer checks, blob writes): not the warm round's.
       await new Promise((r) => setTimeout(r, 1500));
       if (prof === 'cold') await toggle();
+      if (profiler !== undefined && PROF_DIR !== undefined) {
+        const file = path.join(PROF_DIR, `${which}-${i + 1}.cpuprofile`);
+        await fs.writeFile(file, JSON.stringify(await profiler.stop()));
+        log(`profile of ${which}'s cold round: ${file}`);
+      }
       if (prof === 'warm') await toggle();
       const c1 = await cpuSeconds(pid);
       const tw = await threadCpu(pid);

@@ -66,8 +66,15 @@ function at(pos: Pos): string {
  * go's isIdent: a printable rune (unicode.IsPrint: letters, marks, numbers, punctuation,
  * symbols) that is not `( ) [ ] { } ,` (spaces are not printable runes here).
  */
+const ASCII_NOT_IDENT: ReadonlySet<number> = new Set(Array.from('()[]{},', (c) => c.charCodeAt(0)));
 const IDENT_RUNE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
-const isIdent = (c: string): boolean => IDENT_RUNE.test(c) && !'()[]{},'.includes(c);
+const isIdent = (c: string): boolean =>
+  c.length === 1 && c.charCodeAt(0) < 0x80
+    ? isAsciiIdent(c.charCodeAt(0))
+    : IDENT_RUNE.test(c) && !'()[]{},'.includes(c);
+/** isIdent of an ASCII code: every printable but space is a letter, digit, punctuation or symbol. */
+const isAsciiIdent = (code: number): boolean =>
+  code > 0x20 && code < 0x7f && !ASCII_NOT_IDENT.has(code);
 
 /** go's %#q of a rune, for "unexpected input character". */
 function quoteRune(c: string): string {
@@ -78,79 +85,94 @@ function quoteRune(c: string): string {
 
 /** read.go's readToken over the whole text: the tokens, end-of-line comments dropped. */
 function tokenize(text: string): Token[] {
-  const runes = Array.from(text);
+  // `i` is a UTF-16 index into `text` that moves a whole rune at a time (columns count runes, as
+  // go's do), and ASCII, nearly every go.mod, is scanned by its code without a one-rune string or
+  // the Unicode class test: the rune-array version was ~2% of a cold Go round's CPU (the require
+  // prefetch parses every filled go.mod), ~120 µs for a 470-byte go.mod when warm (now ~75).
+  const end = text.length;
   const tokens: Token[] = [];
   const pos: Pos = { line: 1, col: 1 };
   let i = 0;
+  /** UTF-16 units of the rune at `k`: 2 for a surrogate pair, else 1 (a lone surrogate alone). */
+  const width = (k: number): number =>
+    (text.charCodeAt(k) & 0xfc00) === 0xd800 && (text.charCodeAt(k + 1) & 0xfc00) === 0xdc00
+      ? 2
+      : 1;
   const here = (): Pos => ({ line: pos.line, col: pos.col });
-  const read = (): string => {
-    const c = runes[i++] ?? '';
-    if (c === '\n') {
+  /** Moves past the rune at `i` (past the end: one column on, as go's readRune at EOF). */
+  const skip = (): void => {
+    if (text.charCodeAt(i) === 0x0a) {
+      i++;
       pos.line++;
       pos.col = 1;
-    } else pos.col++;
-    return c;
+    } else {
+      i += width(i);
+      pos.col++;
+    }
   };
   const fail = (where: Pos, message: string): never => {
     throw new GoModSyntaxError(`${at(where)}${message}`);
   };
-  const prefix = (s: string): boolean => runes[i] === s[0] && runes[i + 1] === s[1];
+  const lineComment = (): boolean => text.charCodeAt(i) === 0x2f && text.charCodeAt(i + 1) === 0x2f;
+  const blockComment = (): boolean =>
+    text.charCodeAt(i) === 0x2f && text.charCodeAt(i + 1) === 0x2a;
   for (;;) {
-    const c = runes[i];
-    if (c === ' ' || c === '\t' || c === '\r') {
-      read();
+    const code = text.charCodeAt(i);
+    if (code === 0x20 || code === 0x09 || code === 0x0d) {
+      i++;
+      pos.col++;
       continue;
     }
-    if (prefix('//')) {
+    if (lineComment()) {
       // A comment runs to the end of its line; the newline stays a token (it ends a line).
-      while (i < runes.length && runes[i] !== '\n') read();
+      while (i < end && text.charCodeAt(i) !== 0x0a) skip();
       continue;
     }
-    if (prefix('/*')) fail(here(), 'mod files must use // comments (not /* */ comments)');
+    if (blockComment()) fail(here(), 'mod files must use // comments (not /* */ comments)');
     const start = here();
-    if (c === undefined) {
+    if (i >= end) {
       tokens.push({ kind: 'eof', text: '', start, end: start });
       return tokens;
     }
-    if (c === '\n') {
-      read();
-      tokens.push({ kind: 'eol', text: c, start, end: here() });
-      continue;
-    }
-    if (c === '(' || c === ')') {
-      read();
-      tokens.push({ kind: c, text: c, start, end: here() });
+    const c = text.slice(i, i + width(i));
+    if (c === '\n' || c === '(' || c === ')') {
+      skip();
+      tokens.push({ kind: c === '\n' ? 'eol' : c, text: c, start, end: here() });
       continue;
     }
     if ('[]{},'.includes(c)) {
-      read();
+      skip();
       tokens.push({ kind: 'punct', text: c, start, end: here() });
       continue;
     }
     if (c === '"' || c === '`') {
       const from = i;
-      read();
+      skip();
       for (;;) {
-        if (i >= runes.length) fail(start, 'unexpected EOF in string');
-        if (runes[i] === '\n') fail(here(), 'unexpected newline in string');
-        const r = read();
-        if (r === c) break;
-        if (r === '\\' && c === '"') {
-          if (i >= runes.length) fail(start, 'unexpected EOF in string');
-          read();
+        if (i >= end) fail(start, 'unexpected EOF in string');
+        if (text.charCodeAt(i) === 0x0a) fail(here(), 'unexpected newline in string');
+        const r = text.charCodeAt(i);
+        skip();
+        if (r === code) break;
+        if (r === 0x5c && c === '"') {
+          if (i >= end) fail(start, 'unexpected EOF in string');
+          skip();
         }
       }
-      tokens.push({ kind: 'string', text: runes.slice(from, i).join(''), start, end: here() });
+      tokens.push({ kind: 'string', text: text.slice(from, i), start, end: here() });
       continue;
     }
     if (!isIdent(c)) fail(start, `unexpected input character ${quoteRune(c)}`);
     const from = i;
-    while (i < runes.length && isIdent(runes[i] ?? '')) {
-      if (prefix('//')) break;
-      if (prefix('/*')) fail(here(), 'mod files must use // comments (not /* */ comments)');
-      read();
+    while (i < end) {
+      const unit = text.charCodeAt(i);
+      if (unit < 0x80 ? !isAsciiIdent(unit) : !isIdent(text.slice(i, i + width(i)))) break;
+      if (lineComment()) break;
+      if (blockComment()) fail(here(), 'mod files must use // comments (not /* */ comments)');
+      i += unit < 0x80 ? 1 : width(i);
+      pos.col++;
     }
-    tokens.push({ kind: 'ident', text: runes.slice(from, i).join(''), start, end: here() });
+    tokens.push({ kind: 'ident', text: text.slice(from, i), start, end: here() });
   }
 }
 

@@ -148,3 +148,23 @@ test('unknownGoModStatements: the hint beside "no module line"', () => {
   assert.deepEqual(unknownGoModStatements('go 1.19\n'), []);
   assert.deepEqual(unknownGoModStatements('modul "x\n'), []); // a syntax error: no hint
 });
+
+test('positions count runes, not UTF-16 units: astral and non-ASCII runes, a lone surrogate', () => {
+  // The lexer scans by UTF-16 index (speed); go's columns are runes: 𝔸 is two units, one column.
+  const cases: [string, string][] = [
+    [
+      'module x.com/m\nrequire 𝔸é/b v1.0.0 /* c */\n',
+      'go.mod:2:21: mod files must use // comments (not /* */ comments)',
+    ],
+    [
+      'module x.com/m // 𝔸𝔸\nrequire "a\u00a0b" v1.0.0\nrequire 𝔸é\u00a0v1\n',
+      "go.mod:3:11: unexpected input character '\\u00a0'",
+    ],
+    [
+      'module x.com/m\ngo 1.21 // é\nrequire 𝔸.com/x v1.0.0 \ud800\n',
+      "go.mod:3:24: unexpected input character '\\ud800'",
+    ],
+    ['module x.com/m\nrequire "x.com/𝔸\n', 'go.mod:2:17: unexpected newline in string'],
+  ];
+  for (const [text, message] of cases) assert.equal(checkGoModSyntax(text), message, text);
+});
