@@ -102,6 +102,7 @@ interface Entry {
 interface MemoMark {
   readonly generation: number;
   expiresAt: number;
+  readonly memo: AnswerMemo;
 }
 
 const MARK = Symbol('answer-memo');
@@ -122,6 +123,9 @@ const SWEEP_MS = 2000;
 
 const DEFAULTS = { maxBytes: 32 * 1024 * 1024, maxEntryBytes: 1024 * 1024, maxAgeMs: 1000 };
 
+/** Keys of large answers asked for lately that `admitsWhole` remembers (oldest dropped first). */
+const ASKED_LARGE_KEYS = 1024;
+
 export class AnswerMemo {
   readonly #generation: WriteGeneration;
   readonly #entries: ByteLru<string, Entry>;
@@ -131,6 +135,8 @@ export class AnswerMemo {
   readonly #freshSeconds: ((pathname: string) => number | undefined) | undefined;
   readonly #proxyAt: ((pathname: string) => string | undefined) | undefined;
   #open = true;
+  /** Keys of large answers sent streamed lately → when (ms): see admitsWhole. */
+  readonly #askedLarge = new Map<string, number>();
   /** Drops expired entries while any are held, so a burst's answers do not stay in memory. */
   #sweeper: NodeJS.Timeout | undefined;
 
@@ -153,6 +159,7 @@ export class AnswerMemo {
   /** Forgets every entry (configuration reload: anonymous's rights may have changed). */
   clear(): void {
     this.#entries.clear();
+    this.#askedLarge.clear();
   }
 
   /** Stops serving (shutdown: Fastify answers 503 to what still comes). */
@@ -192,7 +199,40 @@ export class AnswerMemo {
     ) {
       return;
     }
-    (request as MarkedRequest)[MARK] = { generation: this.#generation.current, expiresAt: 0 };
+    (request as MarkedRequest)[MARK] = {
+      generation: this.#generation.current,
+      expiresAt: 0,
+      memo: this,
+    };
+  }
+
+  /**
+   * Whether a handler about to stream a stored body of `bytes` (a whole file too large for the
+   * stores' small reads) as the memoizable answer to `req` should read it whole into memory
+   * instead, so this memo can keep it: true when the same answer (same key) was asked for
+   * within the last 2 × maxAgeMs and it fits an entry. The first ask of a while is noted and
+   * answered false, so a file asked for once is streamed from reused buffers as before, not
+   * copied into a fresh one (above glibc's mmap threshold, a fresh buffer is a run of page
+   * faults: docs/performance.md); a file asked for again and again is then read once per entry
+   * life (maxAgeMs) and sent from memory in between, without Fastify, the file read or the
+   * thread pool.
+   */
+  admitsWhole(req: IncomingMessage, bytes: number): boolean {
+    if (!this.#open || bytes > this.#maxEntryBytes) return false;
+    const key = keyOf(req);
+    const now = this.#now();
+    const asked = this.#askedLarge.get(key);
+    if (asked !== undefined && now - asked <= 2 * this.#maxAgeMs) {
+      this.#askedLarge.delete(key);
+      return true;
+    }
+    this.#askedLarge.delete(key);
+    this.#askedLarge.set(key, now);
+    if (this.#askedLarge.size > ASKED_LARGE_KEYS) {
+      const oldest = this.#askedLarge.keys().next();
+      if (oldest.done !== true) this.#askedLarge.delete(oldest.value);
+    }
+    return false;
   }
 
   /**
@@ -362,4 +402,16 @@ export function memoizeAnswer(
 ): void {
   const mark = (request as MarkedRequest)[MARK];
   if (mark !== undefined) mark.expiresAt = expiresAt;
+}
+
+/**
+ * For a handler about to stream a stored body of `bytes` as the answer to `request`: true when
+ * it should read the body whole and send it as a Buffer, so the answer memo keeps it
+ * (AnswerMemo.admitsWhole: only an answer the handler memoized with `memoizeAnswer`, asked for
+ * again within 2 s, of at most the memo's largest entry). False without a memo or a mark.
+ */
+export function keepsWhole(request: FastifyRequest, bytes: number): boolean {
+  const mark = (request as MarkedRequest)[MARK];
+  if (mark === undefined || mark.expiresAt === 0) return false;
+  return mark.memo.admitsWhole(request.raw, bytes);
 }

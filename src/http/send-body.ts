@@ -13,6 +13,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { hostedContentGone } from '../core/errors.ts';
+import { keepsWhole } from './answer-memo.ts';
 import { ifRangeHolds } from '../core/http-conditional.ts';
 import { contentRangeHeader, parseRange, type ByteRange } from '../core/http-range.ts';
 import { cacheHeaders } from './cache-control.ts';
@@ -78,13 +79,26 @@ export class BufferPool {
 
 const pool = new BufferPool();
 
-export function sendBody(reply: FastifyReply, body: ReplyBody): FastifyReply {
+export function sendBody(
+  reply: FastifyReply,
+  body: ReplyBody,
+): FastifyReply | Promise<FastifyReply> {
   const bytes = bytesOf(body);
   if (bytes !== undefined) return sendWhole(reply, bytes, body as Readable);
   const file = localFileOf(body);
   if (file === undefined || body === undefined || typeof body === 'string' || Buffer.isBuffer(body))
     return reply.send(body);
   const stream = body;
+  const size = wholeFileSize(file, reply);
+  if (size !== undefined && keepsWhole(reply.request, size)) {
+    return readWhole(file, size).then(
+      (bytes) => sendWhole(reply, bytes, stream),
+      (err: unknown) => {
+        stream.destroy();
+        throw err;
+      },
+    );
+  }
   // Fastify runs no onSend hook for a hijacked reply and writes no headers: we write the ones
   // set on the reply. onResponse hooks (metrics, access log) still run when the response ends.
   // onSend's rewrite, which a hijacked reply skips (http/cache-control.ts).
@@ -125,6 +139,33 @@ function sendWhole(reply: FastifyReply, bytes: Buffer, stream: Readable): Fastif
     return reply;
   }
   return reply.send(bytes);
+}
+
+/**
+ * The size in bytes of the whole, already verified local file `file` this reply announces
+ * (Content-Length), or undefined for a range, a file still to be verified as it is sent, or an
+ * answer of unknown length.
+ */
+function wholeFileSize(file: LocalFileSource, reply: FastifyReply): number | undefined {
+  if (file.start !== 0 || file.end !== undefined || file.verifier !== undefined) return undefined;
+  if (reply.statusCode !== 200 || reply.request.method !== 'GET') return undefined;
+  const declared = Number(reply.getHeader('content-length'));
+  return Number.isSafeInteger(declared) && declared === file.size ? declared : undefined;
+}
+
+/**
+ * The whole of `file` (`size` bytes) in one owned Buffer (an answer memo entry keeps it: never a
+ * pooled one). A file shorter than `size` is returned short: sendWhole refuses that length.
+ */
+async function readWhole(file: LocalFileSource, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafeSlow(size);
+  let filled = 0;
+  while (filled < size) {
+    const count = await readAt(file.fd, bytes.subarray(filled), size - filled, filled);
+    if (count === 0) return bytes.subarray(0, filled);
+    filled += count;
+  }
+  return bytes;
 }
 
 /** Writes the file range to the response and ends it; rejects (without ending) on any failure. */

@@ -84,16 +84,19 @@ function histogramEntry(
     },
     labels,
   );
-  const series = entry as { sum: number; count: number; bucketValues: Record<number, number> };
+  const series = entry as { sum: number; count: number; bucketValues: Record<string, number> };
+  // The bucket keys as strings once: a number key (0.005) made every observe a keyed store
+  // through V8's runtime (Runtime_SetKeyedProperty, ~1% of a memo hit's CPU in perf).
+  const bounds = buckets.map((bound) => ({ bound, key: String(bound) }));
   return {
     isLive: () => metric.hashMap[key] === entry,
     observe(seconds) {
       if (!Number.isFinite(seconds)) return;
       series.sum += seconds;
       series.count += 1;
-      for (const bound of buckets) {
+      for (const { bound, key } of bounds) {
         if (seconds <= bound) {
-          series.bucketValues[bound] = (series.bucketValues[bound] ?? 0) + 1;
+          series.bucketValues[key] = (series.bucketValues[key] ?? 0) + 1;
           return;
         }
       }

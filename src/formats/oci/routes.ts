@@ -179,7 +179,7 @@ export function registerOciRoutes(scope: FastifyInstance, options: OciRoutesOpti
   }
 }
 
-function sendReply(reply: FastifyReply, result: OciReply): FastifyReply {
+function sendReply(reply: FastifyReply, result: OciReply): FastifyReply | Promise<FastifyReply> {
   void reply.code(result.status).headers(result.headers);
   if (result.body === undefined) return reply.send();
   // Strings go out as bytes so Fastify does not append a charset to OCI media types.

@@ -96,6 +96,37 @@ describe('answer memo, auth off', () => {
     assert.notEqual(third.headers['x-request-id'], first.headers['x-request-id']);
   });
 
+  test('a large stored file asked for again is read whole and kept; a larger one never is', async () => {
+    const { port } = server;
+    // Over the stores' 64 KiB small read (streamed from reused buffers), at most 1 MiB.
+    const body = 'large kept answer\n'.repeat(58_255).slice(0, 1024 * 1024);
+    assert.equal((await send(port, 'PUT', '/raw/m/large.bin', {}, body)).status, 201);
+    const first = await send(port, 'GET', '/raw/m/large.bin');
+    const hits = await memoHits(server);
+    // The second ask within 2 s reads it whole through Fastify (not yet a hit), and keeps it.
+    const second = await send(port, 'GET', '/raw/m/large.bin');
+    assert.equal(await memoHits(server), hits);
+    const third = await send(port, 'GET', '/raw/m/large.bin');
+    assert.equal(await memoHits(server), hits + 1);
+    for (const answer of [first, second, third]) {
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body, body);
+      assert.equal(answer.headers['content-length'], String(body.length));
+      assert.equal(answer.headers.etag, first.headers.etag);
+    }
+    const ranged = await send(port, 'GET', '/raw/m/large.bin', { range: 'bytes=0-4' });
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.body, 'large');
+    assert.equal(body.length, 1024 * 1024);
+    const larger = `${body}x`;
+    assert.equal((await send(port, 'PUT', '/raw/m/larger.bin', {}, larger)).status, 201);
+    const before = await memoHits(server);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await send(port, 'GET', '/raw/m/larger.bin')).body, larger);
+    }
+    assert.equal(await memoHits(server), before);
+  });
+
   test('a write makes kept answers stale at once (read after write)', async () => {
     const { port } = server;
     assert.equal((await send(port, 'PUT', '/raw/m/b.txt', {}, 'one')).status, 201);
@@ -315,6 +346,26 @@ test('expired entries are dropped, and the sweep stops once none is held', () =>
   memo.sweep();
   assert.equal(memo.size, 0);
   memo.stop();
+});
+
+test('a large body is read whole only when asked for again within 2 × the entry life', () => {
+  let now = 1_000_000;
+  const memo = new AnswerMemo({ generation: new WriteGeneration(), now: () => now });
+  const req = { url: '/raw/big', headers: {} } as unknown as http.IncomingMessage;
+  const other = { url: '/raw/other', headers: {} } as unknown as http.IncomingMessage;
+  assert.equal(memo.admitsWhole(req, 1024 * 1024), false);
+  assert.equal(memo.admitsWhole(other, 1024 * 1024), false);
+  now += 2000;
+  assert.equal(memo.admitsWhole(req, 1024 * 1024), true);
+  // Admitted once: the next ask starts a new window.
+  assert.equal(memo.admitsWhole(req, 1024 * 1024), false);
+  now += 2001;
+  assert.equal(memo.admitsWhole(req, 1024 * 1024), false);
+  // Larger than an entry may be: never.
+  assert.equal(memo.admitsWhole(req, 1024 * 1024 + 1), false);
+  assert.equal(memo.admitsWhole(req, 1024 * 1024 + 1), false);
+  memo.stop();
+  assert.equal(memo.admitsWhole(other, 1), false);
 });
 
 test('mayWrite tells the statements that change rows', () => {
