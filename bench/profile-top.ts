@@ -3,7 +3,7 @@
  * the functions with the most self time, and the inclusive ("total") share of NORA's own
  * functions (src/), each counted once per sample however deep it recurses. Not part of `npm test`.
  *
- *   node bench/profile-top.ts FILE.cpuprofile [TOP=40]
+ *   node bench/profile-top.ts FILE.cpuprofile [TOP=40]      PROFILE_WINDOW=<from>-<to> PROFILE_ALL=1
  *
  * Shares are of the non-idle samples (`(idle)` and `(program)` excluded from the denominator but
  * `(garbage collector)` kept). Frames are named `function file:line` with file relative to the
@@ -18,6 +18,7 @@ interface ProfileNode {
 }
 interface Profile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -27,6 +28,16 @@ if (file === undefined) throw new Error('usage: node bench/profile-top.ts FILE.c
 const top = Number(process.argv[3] ?? 40);
 /** PROFILE_ALL=1: the inclusive list names every function, not only NORA's. */
 const ALL = process.env['PROFILE_ALL'] === '1';
+/**
+ * PROFILE_WINDOW=<from>-<to>: only the samples taken in that span, in µs of the profile's clock
+ * (its `startTime` is in the same one: on Linux CLOCK_MONOTONIC, which the benchmark process reads
+ * as `process.hrtime.bigint() / 1000n`, so a bench can print the span of one phase). Several
+ * spans: comma-separated.
+ */
+const WINDOWS = (process.env['PROFILE_WINDOW'] ?? '')
+  .split(',')
+  .filter((w) => w !== '')
+  .map((w) => w.split('-').map(Number) as [number, number]);
 const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
 
 const byId = new Map<number, ProfileNode>();
@@ -75,7 +86,11 @@ const areas = new Map<string, number>();
 const areasTotal = new Map<string, number>();
 let counted = 0;
 const skipped = new Set(['(idle)', '(program)']);
-for (const id of profile.samples) {
+let sampledAt = profile.startTime;
+for (const [i, id] of profile.samples.entries()) {
+  sampledAt += profile.timeDeltas[i] ?? 0;
+  if (WINDOWS.length > 0 && !WINDOWS.some(([from, to]) => sampledAt >= from && sampledAt <= to))
+    continue;
   const leaf = byId.get(id);
   if (leaf === undefined || skipped.has(leaf.callFrame.functionName)) continue;
   counted += 1;

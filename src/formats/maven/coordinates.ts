@@ -95,11 +95,30 @@ export function parseMavenPath(raw: string): MavenPath {
   if (body.length > MAX_PATH_LENGTH * 3) throw bad('path is too long');
   const rawSegments = body.split('/');
   if (rawSegments.length > MAX_SEGMENTS) throw bad('path has too many segments');
-  const segments = rawSegments.map(decodeSegment);
-  const path = segments.join('/');
+  // Nearly every path mvn and Gradle ask for is plain (`[A-Za-z0-9_.+~!-]` and `/`, no `%`):
+  // decoding is then the identity and one test covers every segment's characters, so the
+  // per-segment decode and tests (~2 µs of a ~4 µs parse, on every Maven request the answer
+  // memo does not answer) are skipped. Empty, `.` and `..` segments are still refused below.
+  const plain = PLAIN_PATH.test(body);
+  const segments = plain ? rawSegments : rawSegments.map(decodeSegment);
+  if (plain) for (const segment of segments) checkPlainSegment(segment);
+  const path = plain ? body : segments.join('/');
   if (path.length > MAX_PATH_LENGTH) throw bad('path is too long');
   if (trailing) return { kind: 'dir', path, segments };
   return classify(segments, path);
+}
+
+/**
+ * A path body of SEGMENT's characters and `/` only (no percent-encoding): each segment is then
+ * itself, decoded, and needs only `checkPlainSegment`'s checks besides.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9_.+~!/-]+$/;
+
+/** `decodeSegment`'s checks that a segment of SEGMENT's characters can still fail. */
+function checkPlainSegment(segment: string): void {
+  if (segment === '') throw bad('empty path segment');
+  if (segment === '.' || segment === '..') throw bad('path traversal segments are not allowed');
+  if (segment.length > MAX_SEGMENT_LENGTH) throw bad('path segment is too long');
 }
 
 function decodeSegment(rawSegment: string): string {

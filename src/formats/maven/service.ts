@@ -15,6 +15,7 @@ import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import type { AppConfig } from '../../config/schema.ts';
 import { compileGlob } from '../../auth/patterns.ts';
 import { RegistryError } from '../../core/errors.ts';
+import { ownedBuffer } from '../../core/byte-lru.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readAllBounded } from '../../core/streams.ts';
 import { checkTakeover } from '../../repos/group-read.ts';
@@ -772,7 +773,10 @@ function checksumDocument(
   modifiedAt: number | undefined,
   stale = false,
 ): MavenDocument {
-  const body = Buffer.from(hex);
+  // An owned buffer, not a slice of node's 8 KiB pool: the answer memo keeps an answer's body
+  // only as one (ownedBuffer), so a pooled 40 bytes were copied again at every memo record of a
+  // `.sha1` (half the requests of a warm mvn build), and a kept document pinned its pool slab.
+  const body = ownedBuffer(Buffer.from(hex));
   const sha1 = hashHex('sha1', body);
   return {
     body,

@@ -116,6 +116,43 @@ describe('maven layout paths', () => {
     }
   });
 
+  test('a plain path (no percent-encoding) parses as its percent-encoded spelling does', () => {
+    // parseMavenPath skips decoding for plain paths: both spellings must give the same answer,
+    // and the checks a plain segment can still fail must fail with the same message.
+    const encode = (raw: string) =>
+      raw
+        .split('/')
+        .map((s) => s.replace(/[.a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`))
+        .join('/');
+    for (const raw of [
+      '/org/example/demo/1.0/demo-1.0.jar',
+      '/org/example/demo/1.0/demo-1.0.jar.sha1',
+      '/org/example/demo/1.0-SNAPSHOT/demo-1.0-20261206.103000-2-sources.jar',
+      '/org/example/demo/maven-metadata.xml.md5',
+      '/org/example/demo/',
+      '/org/example/demo/1.0/demo+x~y!z_w',
+    ]) {
+      assert.deepEqual(parseMavenPath(raw), parseMavenPath(encode(raw)), raw);
+    }
+    const message = (raw: string) => {
+      try {
+        parseMavenPath(raw);
+      } catch (err) {
+        return err instanceof RegistryError ? `${err.status} ${err.message}` : String(err);
+      }
+      return 'accepted';
+    };
+    for (const [plain, encoded] of [
+      ['/org/./x', '/org/%2e/x'],
+      ['/org/../x', '/org/%2e%2e/x'],
+      ['/org//x', '/org//%78'],
+      [`/org/${'a'.repeat(256)}/x`, `/org/${'%61'.repeat(256)}/x`],
+    ] as const) {
+      assert.match(message(plain), /^400 /, plain);
+      assert.equal(message(plain), message(encoded), plain);
+    }
+  });
+
   test('dirRole: what a DELETE path is to a file held under it', () => {
     const held = 'org/example/demo/1.0/demo-1.0.jar';
     const role = (path: string) => dirRole(path.split('/'), held);
