@@ -137,8 +137,10 @@ export function ruleProblem(rule: RuleConfig): string | undefined {
  * space only grants count), so unless another rule over the same repositories and paths grants
  * `read`, nobody but admins may read there — not even the rule's own users. Their publish succeeds
  * where the client does not read first (npm, pnpm and twine send the upload straight away,
- * as curl does; trial 34) and fails where it does (cargo reads the crate's index entry, mvn
- * deploy the maven-metadata.xml). One line per such rule, naming it by its 0-based position.
+ * as curl does; trial 34) and fails where it does (cargo reads the crate's index entry first;
+ * mvn deploy uploads the POM and jar, then fails reading the maven-metadata.xml, seen with real
+ * mvn in test/e2e/auth/write-only-rule). One line per such rule, naming it by its 0-based
+ * position.
  */
 export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
   const overlaps = (a: readonly string[], b: readonly string[]) =>
@@ -156,7 +158,7 @@ export function ruleWarnings(rules: readonly RuleConfig[]): string[] {
     );
     if (readable) return;
     warnings.push(
-      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads first fails (cargo publish reads the crate's index entry, mvn deploy the maven-metadata.xml), while npm, pnpm, twine and curl uploads publish without reading and succeed. Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
+      `auth.rules[${index}] grants ${rule.actions.join(', ')} but not read: it owns ${rule.repositories.join(', ')} ${rule.paths.join(', ')}, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads fails (cargo publish reads the crate's index entry first; mvn deploy uploads the POM and jar, then fails reading the maven-metadata.xml and leaves them without one), while npm, pnpm, twine and curl uploads publish without reading and succeed. Add "read" to its actions, and a rule with anonymous = true and actions = ["read"] on the same repositories and paths to keep them readable by everyone (docs/auth.md, "Semantics")`,
     );
   });
   return warnings;

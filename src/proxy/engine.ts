@@ -11,6 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { raceDeadline } from '../core/deadline.ts';
 import { type Digest, formatDigest, tryParseDigest } from '../core/digest.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -211,17 +212,12 @@ export class ProxyEngine {
     // Other requests (a fill whose clients left) get a short grace to finish first.
     const closing = this.client.close();
     if (this.#background.size === 0) return closing;
-    let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
+    const closed = await raceDeadline(
       closing.then(() => true),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(false);
-        }, CLOSE_GRACE_MS);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
+      CLOSE_GRACE_MS,
+      false,
+      { unref: true },
+    );
     if (closed) return;
     closing.catch(() => undefined);
     await this.client.destroy();
@@ -366,20 +362,8 @@ export class ProxyEngine {
     const afterMs = this.#staleAfterMs();
     if (afterMs <= 0) return late.revalidation;
     const flightKey = `${late.registry}\n${late.key}`;
-    let timer: NodeJS.Timeout | undefined;
     const wait = Math.max(0, late.startedAt + afterMs - Date.now());
-    const deadline = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('late');
-      }, wait);
-      timer.unref();
-    });
-    let first: T | 'late';
-    try {
-      first = await Promise.race([late.revalidation, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const first = await raceDeadline(late.revalidation, wait, 'late' as const, { unref: true });
     if (first !== 'late') return first;
     if (!(await late.usable())) return late.revalidation;
     if (!this.#background.has(flightKey)) {

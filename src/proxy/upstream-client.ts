@@ -24,6 +24,7 @@ import { PassThrough, type Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import dns from 'node:dns/promises';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { raceDeadline } from '../core/deadline.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import {
@@ -369,17 +370,11 @@ export class UpstreamClient {
     const literal = literalAddress(next.hostname);
     if (literal !== undefined) return this.#policy.isInternal(literal, port);
     // Bounded: a listing waits on it, and a name that does not answer soon is not refused.
-    let timer: NodeJS.Timeout | undefined;
-    const addresses = await Promise.race([
+    const addresses = await raceDeadline(
       dns.lookup(next.hostname, { all: true }).catch(() => []),
-      new Promise<[]>((resolve) => {
-        timer = setTimeout(() => {
-          resolve([]);
-        }, NAMED_FILE_LOOKUP_MS);
-      }),
-    ]).finally(() => {
-      clearTimeout(timer);
-    });
+      NAMED_FILE_LOOKUP_MS,
+      [],
+    );
     const internal = addresses.filter((entry) => this.#policy.isInternal(entry.address, port));
     return this.#proxied
       ? internal.length > 0

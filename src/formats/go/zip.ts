@@ -136,25 +136,121 @@ export async function checkModuleZip(
   if (zipSize <= inMemoryUploadBytes) {
     return checkInMemory(await fs.readFile(zipPath), new ModuleZipRules(prefix, module, version));
   }
+  // The central directory is read and judged here, by the rules of the in-memory walk (a short
+  // entry count refused, names read as UTF-8, a backslash refused); yauzl only streams each
+  // entry's data. Its own walk accepted an end record counting fewer entries than the directory
+  // holds (reading the counted ones) and decoded names without the UTF-8 flag as CP437, so a
+  // zip over 4 MiB was judged unlike the same zip under it, and unlike `go`.
+  const directory = await centralDirectoryOfFile(zipPath, zipSize);
+  if (typeof directory === 'string') throw invalid(directory);
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(zipPath, {
       lazyEntries: true,
       autoClose: false,
-      // Backslashes and absolute or `..` names are errors, not silently rewritten.
-      strictFileNames: true,
+      // Names stay bytes: they were decoded and checked above, as Go reads them.
+      decodeStrings: false,
       validateEntrySizes: true,
-      decodeStrings: true,
     });
   } catch (err) {
     throw asZipError(err);
   }
   try {
-    return await checkEntries(zip, new ModuleZipRules(prefix, module, version));
+    return await checkEntries(zip, directory, new ModuleZipRules(prefix, module, version));
   } catch (err) {
     throw asZipError(err);
   } finally {
     zip.close();
+  }
+}
+
+/** The tail of a zip file read first for its end records: the end record, its longest comment
+ * and a zip64 locator, bytes. */
+const TAIL_BYTES = 22 + 0xffff + 20;
+/**
+ * The most of a zip file's end (central directory and end records) read into memory for the
+ * check of a large upload, bytes: 250,000 records (MAX_ENTRIES) of names up to ~200 bytes.
+ */
+export const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
+
+/** A read of a WindowBytes below the bytes it holds: `at`, the offset asked for. */
+class BelowWindow extends Error {
+  readonly at: number;
+  constructor(at: number) {
+    super(`offset ${at} is below the bytes read`);
+    this.at = at;
+  }
+}
+
+/**
+ * The last bytes of a file, from `base` to its end (`length`), read at offsets within the whole
+ * file as ChunkedBytes reads a zip in memory; a read below `base` throws BelowWindow (the caller
+ * reads from there and asks again), one past the end throws RangeError as Buffer's do.
+ */
+class WindowBytes implements ZipBytes {
+  readonly length: number;
+  readonly #bytes: Buffer;
+  readonly #base: number;
+
+  constructor(bytes: Buffer, base: number) {
+    this.#bytes = bytes;
+    this.#base = base;
+    this.length = base + bytes.length;
+  }
+
+  #at(at: number): number {
+    if (at < this.#base) throw new BelowWindow(at);
+    return at - this.#base;
+  }
+
+  readUInt16LE(at: number): number {
+    return this.#bytes.readUInt16LE(this.#at(at));
+  }
+
+  readUInt32LE(at: number): number {
+    return this.#bytes.readUInt32LE(this.#at(at));
+  }
+
+  readBigUInt64LE(at: number): bigint {
+    return this.#bytes.readBigUInt64LE(this.#at(at));
+  }
+
+  toString(encoding: 'utf8' | 'latin1', start: number, end: number): string {
+    const from = this.#at(start);
+    return this.#bytes.toString(encoding, from, from + end - start);
+  }
+}
+
+/**
+ * centralDirectory (strict: an upload's rules) of the zip file at `zipPath`, `size` bytes, read
+ * from its end: the tail first, then back to where the records say the zip64 end record or the
+ * directory starts (each read reaches further back, so at most a few). Memory is the directory
+ * and end records, never an entry's data; more than MAX_DIRECTORY_BYTES of them is refused
+ * (a string reason, as centralDirectory's are).
+ */
+async function centralDirectoryOfFile(
+  zipPath: string,
+  size: number,
+): Promise<CentralEntry[] | string> {
+  const handle = await fs.open(zipPath, 'r');
+  try {
+    let base = Math.max(0, size - TAIL_BYTES);
+    for (;;) {
+      if (size - base > MAX_DIRECTORY_BYTES) {
+        return `central directory too large (more than ${MAX_DIRECTORY_BYTES} bytes from where it starts to the end)`;
+      }
+      const bytes = Buffer.allocUnsafe(size - base);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, base);
+      if (bytesRead !== bytes.length) return 'unexpected EOF';
+      try {
+        return centralDirectory(new WindowBytes(bytes, base), true);
+      } catch (err) {
+        if (!(err instanceof BelowWindow) || err.at >= base || err.at < 0) throw err;
+        base = err.at;
+      }
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -325,11 +421,24 @@ async function checkInMemory(bytes: Buffer, rules: ModuleZipRules): Promise<Chec
   return rules.finish(goMod);
 }
 
-async function checkEntries(zip: yauzl.ZipFile, rules: ModuleZipRules): Promise<CheckedZip> {
-  if (zip.entryCount > MAX_ENTRIES) throw invalid(`more than ${MAX_ENTRIES} entries`);
+/**
+ * The walk of a large upload: each record of `directory` (read by centralDirectoryOfFile) judged
+ * by the rules, its data streamed by yauzl from the same record (one entry at a time). The two
+ * read the same records in the same order; a count that differs is refused all the same.
+ */
+async function checkEntries(
+  zip: yauzl.ZipFile,
+  directory: readonly CentralEntry[],
+  rules: ModuleZipRules,
+): Promise<CheckedZip> {
+  if (zip.entryCount !== directory.length) {
+    throw invalid(`the end record counts ${zip.entryCount} entries, read ${directory.length}`);
+  }
   let goMod: Buffer | undefined;
+  let i = 0;
   for await (const entry of zip.eachEntry()) {
-    const name = rules.entry(entry.fileName, unixFileType(entry), entry.uncompressedSize);
+    const record = directory[i++] as CentralEntry;
+    const name = rules.entry(record.fileName, unixFileType(record), record.uncompressedSize);
     if (name === undefined) continue;
     const data = await inflate(zip, entry, name, name === 'go.mod');
     if (name === 'go.mod') goMod = data;
@@ -578,7 +687,7 @@ function checkPacer(): () => Promise<void> | undefined {
  * proxied zip into freshly allocated memory (~2% of a cold `go mod download`'s main thread).
  * Reads past the end throw RangeError, as Buffer's do.
  */
-export class ChunkedBytes {
+export class ChunkedBytes implements ZipBytes {
   readonly length: number;
   readonly #chunks: readonly Buffer[];
   /** Offset of each chunk's first byte in the whole. */
@@ -674,6 +783,15 @@ export class ChunkedBytes {
   }
 }
 
+/** The reads centralDirectory makes of a zip: offsets within the whole archive. */
+interface ZipBytes {
+  readonly length: number;
+  readUInt16LE(at: number): number;
+  readUInt32LE(at: number): number;
+  readBigUInt64LE(at: number): bigint;
+  toString(encoding: 'utf8' | 'latin1', start: number, end: number): string;
+}
+
 /** What the integrity check reads of a central directory record (APPNOTE.TXT 4.3.12). */
 interface CentralEntry {
   /**
@@ -708,7 +826,7 @@ const ZIP64_EXTRA_ID = 0x0001;
 const U32_MAX = 0xffffffff;
 
 /** An 8-byte little-endian count or offset; NaN past 2^53 (no zip in memory is that large). */
-function readU64(buf: ChunkedBytes, at: number): number {
+function readU64(buf: ZipBytes, at: number): number {
   const value = buf.readBigUInt64LE(at);
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.NaN : Number(value);
 }
@@ -723,7 +841,7 @@ function readU64(buf: ChunkedBytes, at: number): number {
  * differ, a zip64 field missing. An entry count smaller than the records is refused as Go's
  * archive/zip refuses it (yauzl read the first ones only).
  */
-function centralDirectory(zip: ChunkedBytes, strict = false): CentralEntry[] | string {
+function centralDirectory(zip: ZipBytes, strict = false): CentralEntry[] | string {
   let end = -1;
   const lowest = Math.max(0, zip.length - EOCD_BYTES - 0xffff);
   for (let i = zip.length - EOCD_BYTES; i >= lowest; i--) {
@@ -840,7 +958,7 @@ function centralDirectory(zip: ChunkedBytes, strict = false): CentralEntry[] | s
  * `zip[start, end)`, undefined when there is none, or the reason the fields do not parse.
  */
 function zip64Extra(
-  zip: ChunkedBytes,
+  zip: ZipBytes,
   start: number,
   end: number,
 ): { start: number; end: number } | string | undefined {

@@ -173,7 +173,15 @@ export class OciService {
     return { repo, backend, name: located.name, urlName };
   }
 
-  /** `path`: the image name inside `repo` (rules name it); undefined for repository-wide reads. */
+  /**
+   * `path`: the image name inside `repo` (rules name it); undefined for repository-wide reads.
+   * A registry token (auth on) that does not reach `action` is refused 401 UNAUTHORIZED with the
+   * refusal's words, not 403 DENIED: Distribution's token access controller answers any Bearer
+   * token lacking a requested scope so, and the routes add `error="insufficient_scope"` and the
+   * refusal as `error_description` to the challenge (routes.ts, token.ts bearerChallenge), which
+   * skopeo, podman and oras print as `denied: <refusal>` either way. Other credentials (Basic,
+   * auth off) keep 403: a new login is what a 401 asks for, and it would not help.
+   */
   #authorize(
     request: OciRequest,
     repo: Repository,
@@ -181,7 +189,21 @@ export class OciService {
     path?: string,
     via?: Repository,
   ): void {
-    this.#deps.access.authorize(request.principal, repo, action, path, { via });
+    const { principal } = request;
+    try {
+      this.#deps.access.authorize(principal, repo, action, path, { via });
+    } catch (err) {
+      if (
+        isRegistryError(err) &&
+        err.code === 'DENIED' &&
+        principal.kind === 'user' &&
+        principal.credential === 'registry-token' &&
+        this.#deps.access.authEnabled
+      ) {
+        throw new RegistryError('UNAUTHORIZED', err.message, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** `listing`: `path` is a catalog entry being listed, not read. */

@@ -86,7 +86,7 @@ describe('registry tokens without a credential binding (issued by an older versi
     await reloadAuth(server, { admin_users: [] });
     try {
       const refused = await pushBlob(server, jwt, 'team-images/adm/x', 'after demotion');
-      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.status, 401, refused.text);
       assert.match(refused.text, /alice may not write adm\/x in team-images/);
     } finally {
       await reloadAuth(server, { admin_users: ['alice'] });
@@ -156,8 +156,8 @@ describe('registry tokens of OIDC identities', () => {
     );
     try {
       const refused = await pushBlob(server, jwt, 'myorg/app', 'oidc lowered');
-      assert.equal(refused.status, 403, refused.text);
-      assert.match(refused.text, /DENIED/);
+      assert.equal(refused.status, 401, refused.text);
+      assert.match(refused.text, /UNAUTHORIZED/);
       assert.match(refused.text, /read-only/);
       assert.equal(await pullTags(server, jwt, 'myorg/app'), 200);
     } finally {
@@ -199,13 +199,13 @@ describe('registry tokens of OIDC identities', () => {
     await reloadAuth(server, withProvider({ namespace_scope: ['myorg/app'] }));
     try {
       const refused = await pushBlob(server, jwt, 'myorg/tool', 'tool narrowed');
-      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.status, 401, refused.text);
       const { errors } = JSON.parse(refused.text) as { errors: { message: string }[] };
       assert.match(
         errors[0]?.message ?? '',
         /within namespace scope \[myorg\/app\] of OIDC provider "ci"/,
       );
-      assert.equal(await pullTags(server, jwt, 'myorg/tool'), 403);
+      assert.equal(await pullTags(server, jwt, 'myorg/tool'), 401);
     } finally {
       await reloadAuth(server, withProvider({}));
     }

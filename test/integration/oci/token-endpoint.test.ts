@@ -123,16 +123,16 @@ describe('OCI /v2/token', () => {
     assert.equal(named.status, blobs.status);
     await expectError(
       await fetch(`${server.url}/v2/team/other/tags/list`, { headers: bearer(token) }),
-      403,
-      'DENIED',
+      401,
+      'UNAUTHORIZED',
     );
     await expectError(
       await fetch(`${server.url}/v2/team/app/blobs/uploads/`, {
         method: 'POST',
         headers: bearer(token),
       }),
-      403,
-      'DENIED',
+      401,
+      'UNAUTHORIZED',
     );
     const ping = await fetch(`${server.url}/v2/`, { headers: bearer(token) });
     assert.equal(ping.status, 200);
@@ -405,8 +405,8 @@ describe('OCI /v2/token: `*` for a user a rule gives read and write only', () =>
         method: 'DELETE',
         headers: auth,
       }),
-      403,
-      'DENIED',
+      401,
+      'UNAUTHORIZED',
     );
     const message = refused.errors[0]?.message ?? '';
     assert.match(message, /may not delete/, message);

@@ -101,8 +101,8 @@ describe('/v2/token with a token scoped to the default Docker group', () => {
         headers: { authorization: `Bearer ${token}`, 'content-type': OCI_MANIFEST },
         body,
       }),
-      403,
-      'DENIED',
+      401,
+      'UNAUTHORIZED',
     );
     const message = refused.errors[0]?.message ?? '';
     assert.match(
@@ -121,8 +121,8 @@ describe('/v2/token with a token scoped to the default Docker group', () => {
       await fetch(`${server.url}/v2/up/img/tags/list`, {
         headers: { authorization: `Bearer ${token}` },
       }),
-      403,
-      'DENIED',
+      401,
+      'UNAUTHORIZED',
     );
     const message = refused.errors[0]?.message ?? '';
     assert.match(

@@ -227,7 +227,7 @@ describe('config check runs the validation serve runs', () => {
       assert.equal(res.code, 0, res.stderr);
       assert.match(
         res.stderr,
-        /warning: auth\.rules\[0\] grants write but not read: it owns cargo-hosted corp-\*, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads first fails \(cargo publish reads the crate's index entry, mvn deploy the maven-metadata\.xml\), while npm, pnpm, twine and curl uploads publish without reading and succeed/,
+        /warning: auth\.rules\[0\] grants write but not read: it owns cargo-hosted corp-\*, where only rules' grants count, so nobody but admins may read there, its own users included: they cannot read back what they publish, and a publish whose client reads fails \(cargo publish reads the crate's index entry first; mvn deploy uploads the POM and jar, then fails reading the maven-metadata\.xml and leaves them without one\), while npm, pnpm, twine and curl uploads publish without reading and succeed/,
       );
       // Trial 34: npm and pnpm publish did succeed under such a rule; the warning no longer
       // says every publish fails.

@@ -23,3 +23,17 @@ test('raceDeadline: the timer is cleared when the promise wins', async () => {
   await raceDeadline(Promise.resolve(true), 60_000, false);
   assert.equal(timers(), before);
 });
+
+test('raceDeadline: `unref` leaves the timer out of what keeps the process alive', async () => {
+  const refed = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = refed();
+  let release: (value: string) => void = () => undefined;
+  const pending = new Promise<string>((resolve) => {
+    release = resolve;
+  });
+  const waiting = raceDeadline(pending, 60_000, 'late', { unref: true });
+  // An unref'd timer is not listed among the active resources that hold the loop.
+  assert.equal(refed(), before);
+  release('done');
+  assert.equal(await waiting, 'done');
+});

@@ -636,3 +636,69 @@ test('checkModuleZip: an upload up to 4 MiB is read as the proxy reads a zip, wi
   const [lowInMemory] = await both(low);
   assert.match(String(lowInMemory), /the end record counts 3 entries/);
 });
+
+test('checkModuleZip: an upload over 4 MiB is judged as a smaller one is (a short end record refused, names read as UTF-8 whatever their flag says)', async () => {
+  await using dir = await tempDir('nora-go-zip-large-upload-');
+  const write = async (name: string, data: string | Buffer): Promise<string> => {
+    const file = path.join(dir.path, name);
+    await fs.writeFile(file, data);
+    return file;
+  };
+  const goMod = await write('go.mod', 'module example.com/m\n\ngo 1.21\n');
+  const code = await write('a.go', 'package m\n');
+  // Random bytes do not deflate: the zip is over 4 MiB, the size up to which an upload is
+  // checked in memory; 1500 more entries put the central directory past the 64 KiB tail read
+  // first for the end record.
+  const big = await write('big.bin', randomBytes(4 * 1024 * 1024 + 4096));
+  const out = path.join(dir.path, 'm.zip');
+  await writeModuleZip(out, 'example.com/m', 'v1.0.0', [
+    { path: 'go.mod', localPath: goMod, size: 0 },
+    { path: 'big.bin', localPath: big, size: 0 },
+    { path: 'é.go', localPath: code, size: 0 },
+    ...Array.from({ length: 1500 }, (_, i) => ({
+      path: `pkg${i % 10}/file-with-a-longer-name-${i}.go`,
+      localPath: code,
+      size: 0,
+    })),
+  ]);
+  const valid = await fs.readFile(out);
+  assert.ok(valid.length > 4 * 1024 * 1024);
+  const { end, central, count } = layout(valid);
+  assert.ok(valid.length - central > 22 + 0xffff + 20, 'the directory reaches past the tail');
+  const check = async (bytes: Buffer): Promise<unknown> => {
+    const file = await write('upload.zip', bytes);
+    return checkModuleZip(file, bytes.length, 'example.com/m', 'v1.0.0', 1 << 30).catch(
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+  };
+
+  const accepted = (await check(valid)) as { files: number; packageDirs: string[] };
+  assert.equal(accepted.files, count);
+  assert.equal(accepted.packageDirs.length, 11);
+
+  // A name in UTF-8 without the UTF-8 flag (bit 11): `go` reads names as UTF-8 whatever the flag
+  // says and accepts é.go; read as CP437 it was "├⌐.go", refused as an invalid file name.
+  const unflagged = Buffer.from(valid);
+  const name = Buffer.from('example.com/m@v1.0.0/é.go');
+  const local = unflagged.indexOf(name) - 30;
+  const record = unflagged.indexOf(name, central) - 46;
+  assert.equal(unflagged.readUInt16LE(local + 6) & 0x800, 0x800);
+  unflagged.writeUInt16LE(unflagged.readUInt16LE(local + 6) & ~0x800, local + 6);
+  unflagged.writeUInt16LE(unflagged.readUInt16LE(record + 8) & ~0x800, record + 8);
+  assert.deepEqual(await check(unflagged), accepted);
+
+  // An end record counting fewer entries than the directory holds: archive/zip refuses it (yauzl
+  // read the counted ones only and accepted the zip).
+  const low = Buffer.from(valid);
+  low.writeUInt16LE(count - 1, end + 8);
+  low.writeUInt16LE(count - 1, end + 10);
+  assert.match(
+    String(await check(low)),
+    /the end record counts \d+ entries, the central directory holds more/,
+  );
+
+  // A central directory offset pointing back into the entries' data: refused.
+  const far = Buffer.from(valid);
+  far.writeUInt32LE(100, end + 16);
+  assert.match(String(await check(far)), /invalid module zip: invalid central directory/);
+});
