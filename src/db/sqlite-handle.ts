@@ -257,7 +257,7 @@ async function runGroup(
     }
   }
   if (results !== undefined) {
-    items.forEach((item, at) => item.resolve(results[at]));
+    for (const [at, item] of items.entries()) item.resolve(results[at]);
     return;
   }
   // The whole group was rolled back: each work alone, so one failure stays its caller's.
