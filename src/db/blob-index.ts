@@ -31,7 +31,9 @@ export class SqlBlobIndex implements BlobIndex {
       // Joins the turn's group transaction (with other fills' blob rows and the proxy state's
       // write-behind batch) instead of a commit of its own; resolves once committed, as before.
       const now = Date.now();
-      await grouped(this.#db, () => sqlite.prepare(RECORD_BLOB).run(digest, size, now));
+      await grouped(this.#db, () => sqlite.prepare(RECORD_BLOB).run(digest, size, now), {
+        single: true,
+      });
       return;
     }
     const now = Date.now();
