@@ -1,7 +1,8 @@
 /**
  * grouped() (src/db/sqlite-handle.ts): the statements of one event-loop turn — blob rows
  * (SqlBlobIndex.record) and the proxy state store's write-behind batch — share one transaction,
- * each caller resolving once it is committed; one caller's failure stays its own.
+ * each caller resolving once it is committed; one caller's failure stays its own. That a group
+ * waits for an open Kysely transaction is checked in exclusive.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -89,46 +90,6 @@ test('one failing work in a group fails alone; the others commit', async () => {
       .map((row) => (row as { digest: string }).digest);
     // The failing work's own row was rolled back with it.
     assert.deepEqual(digests, ['sha256:1', 'sha256:3']);
-  } finally {
-    await db.destroy();
-  }
-});
-
-test('a group waits for a Kysely transaction that holds the connection', async () => {
-  const db = await openDatabase({ file: ':memory:', migrations: proxyMigrations });
-  try {
-    const sqlite = sqliteHandleOf(db);
-    assert.ok(sqlite);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const trx = db
-      .transaction()
-      .execute(async (t) => {
-        await t
-          .insertInto('blobs')
-          .values({ digest: 'sha256:t', size: 1, created_at: 0 })
-          .execute();
-        await gate;
-        throw new Error('roll back');
-      })
-      .catch(() => 'rolled back');
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(sqlite.db.isTransaction, true);
-    const index = new SqlBlobIndex(db);
-    const recorded = index.record('sha256:g', 1);
-    // Two turns pass: the group has not run inside the open transaction.
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    release();
-    assert.equal(await trx, 'rolled back');
-    await recorded;
-    assert.deepEqual(
-      sqlite
-        .prepare('SELECT digest FROM blobs')
-        .all()
-        .map((r) => (r as { digest: string }).digest),
-      ['sha256:g'],
-    );
   } finally {
     await db.destroy();
   }
