@@ -1,7 +1,7 @@
 /** SQL bookkeeping of the blob store (implements storage's BlobIndex). */
 import type { BlobIndex } from '../storage/blob-store.ts';
 import type { Db } from './database.ts';
-import { exclusive, type SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
+import { grouped, type SqliteHandle, sqliteHandleOf } from './sqlite-handle.ts';
 
 /**
  * `created_at` is the time these bytes were last stored (ingest, fill, commit), not the first:
@@ -14,7 +14,10 @@ const RECORD_BLOB =
 
 export class SqlBlobIndex implements BlobIndex {
   readonly #db: Db;
-  /** On SQLite: `record` runs a precompiled statement (one per ingest and fill; no compilation). */
+  /**
+   * On SQLite: `record` runs a precompiled statement (one per ingest and fill; no compilation) in
+   * the connection's group transaction.
+   */
   readonly #sqlite: SqliteHandle | undefined;
 
   constructor(db: Db) {
@@ -25,7 +28,12 @@ export class SqlBlobIndex implements BlobIndex {
   async record(digest: string, size: number): Promise<void> {
     const sqlite = this.#sqlite;
     if (sqlite !== undefined) {
-      await exclusive(this.#db, () => sqlite.prepare(RECORD_BLOB).run(digest, size, Date.now()));
+      // Joins the turn's group transaction (with other fills' blob rows and the proxy state's
+      // write-behind batch) instead of a commit of its own; resolves once committed, as before.
+      const now = Date.now();
+      await grouped(this.#db, () => sqlite.prepare(RECORD_BLOB).run(digest, size, now), {
+        single: true,
+      });
       return;
     }
     const now = Date.now();

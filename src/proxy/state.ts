@@ -9,7 +9,7 @@
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Db } from '../db/database.ts';
-import { exclusive, type SqliteHandle, sqliteHandleOf } from '../db/sqlite-handle.ts';
+import { grouped, type SqliteHandle, sqliteHandleOf } from '../db/sqlite-handle.ts';
 
 // Type aliases, not interfaces: Kysely's withTables needs index-signature-compatible shapes.
 export type ProxyEntriesTable = {
@@ -90,16 +90,17 @@ const KEPT_WRITES = 16_384;
 /**
  * On SQLite (the default), `get`, `put` and `touch` run precompiled statements (a cold fill
  * costs one read and one write here: Kysely's query compilation was most of their CPU), the
- * writes under Kysely's connection (`exclusive`). Elsewhere the portable Kysely path runs.
+ * writes in the connection's group transaction (db/sqlite-handle.ts `grouped`). Elsewhere the
+ * portable Kysely path runs.
  *
  * Write-behind (SQLite): `put` and `touch` change an in-memory overlay at once (what `get`
- * answers, and the write generation is bumped then) and queue their statement; the queue runs
- * as one transaction at the next `setImmediate`, after the answer that caused the write is on
- * its way. Why: the commit (a dozen lock and WAL-write syscalls, ~10 µs each on a VM) sat on the
+ * answers, and the write generation is bumped then) and queue their statement; the queue of one
+ * turn joins the connection's next group transaction (with the blob rows recorded in that turn),
+ * after the answer that caused the write is on its way. Why: the commit (a dozen lock and WAL-write syscalls, ~10 µs each on a VM) sat on the
  * critical path of every cold fill, between the upstream's answer and ours; now it is off it,
  * and the fills of one event-loop turn share one commit. The rows are a cache's bookkeeping: a
  * failed or lost batch (crash before it ran) costs refetches, never a wrong answer (the blob a
- * row names is checked before use). `delete` and `keys` run the queue first; `flush()` (engine
+ * row names is checked before use). `delete` runs the queue first; `flush()` (engine
  * close) runs what is left.
  */
 export class ProxyStateStore {
@@ -150,27 +151,22 @@ export class ProxyStateStore {
     const batch = [...this.#pending];
     try {
       if (sqlite !== undefined && batch.length > 0) {
-        await exclusive(this.#db, () => {
-          sqlite.db.exec('BEGIN IMMEDIATE');
-          try {
-            const upsert = sqlite.prepare(UPSERT_ENTRY);
-            for (const [, r] of batch) {
-              upsert.run(
-                r.repository,
-                r.key,
-                r.digest,
-                r.size,
-                r.media_type,
-                r.etag,
-                r.upstream,
-                r.fetched_at,
-                r.modified_at,
-              );
-            }
-            sqlite.db.exec('COMMIT');
-          } catch (err) {
-            sqlite.db.exec('ROLLBACK');
-            throw err;
+        // In the handle's group transaction: the blob rows of the same turn's fills share its
+        // commit (db/sqlite-handle.ts grouped).
+        await grouped(this.#db, () => {
+          const upsert = sqlite.prepare(UPSERT_ENTRY);
+          for (const [, r] of batch) {
+            upsert.run(
+              r.repository,
+              r.key,
+              r.digest,
+              r.size,
+              r.media_type,
+              r.etag,
+              r.upstream,
+              r.fetched_at,
+              r.modified_at,
+            );
           }
         });
       }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SqlBlobIndex } from '../../../src/db/blob-index.ts';
 import { openDatabase } from '../../../src/db/database.ts';
 import { exclusive, sqliteHandleOf } from '../../../src/db/sqlite-handle.ts';
 import { ProxyStateStore, proxyMigrations } from '../../../src/proxy/state.ts';
@@ -58,14 +59,19 @@ test('exclusive runs at once with no transaction open, and waits for an open one
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(sqlite.db.isTransaction, true);
     const waiting = exclusive(db, () => insert('sha256:c'));
+    // A blob row's group transaction (grouped) waits too, even across turns.
+    const recorded = new SqlBlobIndex(db).record('sha256:g', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
     release();
     assert.equal(await trx, 'rolled back');
     await waiting;
+    await recorded;
     const digests = sqlite
       .prepare('SELECT digest FROM blobs ORDER BY digest')
       .all()
       .map((row) => (row as { digest: string }).digest);
-    assert.deepEqual(digests, ['sha256:a', 'sha256:c']);
+    assert.deepEqual(digests, ['sha256:a', 'sha256:c', 'sha256:g']);
   } finally {
     await db.destroy();
   }
