@@ -160,7 +160,9 @@ export function setupLines(
       return {
         setup: [
           `<!-- ~/.m2/settings.xml --> <mirror><id>nora</id><mirrorOf>*</mirrorOf><url>${base}/maven2/</url></mirror>`,
-          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::${base}/maven2/`),
+          // id::layout::url: maven-deploy-plugin 2.x (Maven 3.8.7's default binding) reads only
+          // that form, 3.x reads it too when the layout is `default` (with a warning).
+          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::default::${base}/maven2/`),
         ],
       };
     case 'cargo':
