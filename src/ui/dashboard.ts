@@ -113,11 +113,21 @@ export function repositoryUrl(base: string, format: FormatModule, repo: Reposito
   return `${base}${atMount ? format.mount : `/repository/${encodeURIComponent(repo.name)}`}`;
 }
 
+/** Up to this many hosted Go module paths are listed in the Go line's GOPRIVATE. */
+const GO_PRIVATE_LISTED = 10;
+
 /**
  * The client setup lines for a format's fixed mount at `base` (the server's public URL, no
- * trailing `/`, a sub-path kept). The same lines README.md's per-format sections give.
+ * trailing `/`, a sub-path kept). The same lines README.md's per-format sections give, enough to
+ * fetch and build what NORA hosts as pasted: for Go, `hosted.goModules` (the hosted module paths
+ * the viewer may read, sorted) fill GOPRIVATE when there are 1–GO_PRIVATE_LISTED of them, else
+ * README's placeholder with a note saying to replace it.
  */
-export function setupLines(format: FormatName, base: string): { setup: string[]; note?: string } {
+export function setupLines(
+  format: FormatName,
+  base: string,
+  hosted: { readonly goModules?: readonly string[] } = {},
+): { setup: string[]; note?: string } {
   const url = new URL(`${base}/`);
   const host = url.host;
   switch (format) {
@@ -150,7 +160,9 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
       return {
         setup: [
           `<!-- ~/.m2/settings.xml --> <mirror><id>nora</id><mirrorOf>*</mirrorOf><url>${base}/maven2/</url></mirror>`,
-          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::${base}/maven2/`),
+          // id::layout::url: maven-deploy-plugin 2.x (Maven 3.8.7's default binding) reads only
+          // that form, 3.x reads it too when the layout is `default` (with a warning).
+          shellCommand('mvn', 'deploy', `-DaltDeploymentRepository=nora::default::${base}/maven2/`),
         ],
       };
     case 'cargo':
@@ -161,8 +173,25 @@ export function setupLines(format: FormatName, base: string): { setup: string[];
           `index = ${JSON.stringify(`sparse+${base}/cargo/index/`)}`,
         ],
       };
-    case 'go':
-      return { setup: [`export GOPROXY=${shellQuote(`${base}/go`)}`] };
+    case 'go': {
+      // README's block, not GOPROXY alone: a hosted module is in no public checksum database, so
+      // without GOPRIVATE `go` fails verifying its go.mod (NORA's sumdb answers 404 "set
+      // GOPRIVATE"); GONOPROXY=none keeps those paths going through NORA (GOPRIVATE alone would
+      // send them to version control), GOFLAGS=-mod=mod lets a build add what go.sum lacks.
+      const modules = hosted.goModules ?? [];
+      const listed = modules.length > 0 && modules.length <= GO_PRIVATE_LISTED;
+      const setup = [
+        `export GOPROXY=${shellQuote(`${base}/go`)}`,
+        'export GOFLAGS=-mod=mod',
+        `export GOPRIVATE=${shellQuote(listed ? modules.join(',') : 'corp.example.com')} GONOPROXY=none`,
+      ];
+      return listed
+        ? { setup }
+        : {
+            setup,
+            note: 'GOPRIVATE: put the path prefixes of your hosted modules in place of corp.example.com (comma-separated globs)',
+          };
+    }
     case 'helm':
       return { setup: [shellCommand('helm', 'repo', 'add', 'nora', `${base}/helm`)] };
     case 'raw':
@@ -248,6 +277,8 @@ export async function gatherDashboard(
   // writes whose action `[audit] actions` leaves out).
   const generation = sources.activity.recent(1, { actions: WRITE_ACTIONS })[0];
   const visible = new Set<string>();
+  // The hosted Go module paths the principal may read: the Go setup line's GOPRIVATE.
+  const goModules = new Set<string>();
   for (const format of enabled) {
     const repos = sources.repositories.byFormat(format.format).filter(readable);
     for (const repo of repos) {
@@ -283,6 +314,7 @@ export async function gatherDashboard(
       for (const v of versions) {
         if (!sources.access.can(principal, repo, 'read', v.name)) continue;
         names.add(v.name);
+        if (format.format === 'go') goModules.add(v.name);
         hosted.versions += 1;
         hosted.bytes += v.bytes;
       }
@@ -310,7 +342,7 @@ export async function gatherDashboard(
     format: format.format,
     mount: format.mount,
     url: `${base}${format.mount}`,
-    ...setupLines(format.format, base),
+    ...setupLines(format.format, base, { goModules: [...goModules].sort() }),
   }));
   const activity = sources.activity
     .recent(50)

@@ -256,12 +256,15 @@ export class OciService {
    * the group reads has it (what a GET of the same URL answers), 405 UNSUPPORTED saying whose it
    * is, instead of a 404 that `skopeo inspect` contradicts the next moment (trial ocijvm F3). A
    * proxy member's content is a cached copy of an upstream image, which NORA cannot delete; a
-   * member that cannot be asked (upstream down) counts as not having it.
+   * member that cannot be asked (upstream down) counts as not having it. Another hosted member's
+   * content is named as an image reference a registry client can delete it through (#deleteAt).
    */
   async #heldElsewhere(
+    request: OciRequest,
     target: Target,
     writeRepo: string,
     reference: Reference,
+    kind: 'manifests' | 'blobs',
     has: (backend: OciBackend) => Promise<unknown>,
   ): Promise<void> {
     if (target.repo.kind !== 'group') return;
@@ -281,12 +284,47 @@ export class OciService {
       const message =
         member.kind === 'proxy'
           ? `${what} is a cached copy of an upstream image (proxy member "${member.name}" of group "${target.repo.name}"), not stored in the write member "${writeRepo}": it cannot be deleted through the group. NORA has no way to evict cached upstream content; delete or move it upstream (a cached tag follows its upstream, revalidated per [docker] metadata_ttl)`
-          : `${what} is stored in member "${member.name}" of group "${target.repo.name}", not in its write member "${writeRepo}": delete it at /repository/${member.name}/v2/${target.name}`;
+          : `${what} is stored in member "${member.name}" of group "${target.repo.name}", not in its write member "${writeRepo}": ${this.#deleteAt(request, member, target.name, reference, kind)}`;
       throw new RegistryError('METHOD_NOT_ALLOWED', message, {
         protocolCode: 'UNSUPPORTED',
         headers: { allow: 'GET, HEAD' },
       });
     }
+  }
+
+  /**
+   * Where to delete `name` (an image in hosted `member`) with `reference`, as the tail of a 405:
+   * the image reference a registry client (skopeo, oras, docker: they always send `/v2/<name>`)
+   * reaches `member` through, `<host>/<member>/<name>` for a named repository, `<host>/<name>`
+   * when the default group writes to `member` (docker-hosted), followed by the URL path (a blob:
+   * the `/v2/` URL alone); else
+   * only `/repository/<member>/v2/<name>`, which curl can use but no registry client can (trial
+   * 35 newA F1: that URL alone was all the message gave). `<host>` is the request's `Host`.
+   */
+  #deleteAt(
+    request: OciRequest,
+    member: Repository,
+    name: string,
+    reference: Reference,
+    kind: 'manifests' | 'blobs',
+  ): string {
+    const raw = `/repository/${member.name}/v2/${name}`;
+    const ref = reference.kind === 'tag' ? reference.tag : reference.digest;
+    const reaches = (urlName: string): boolean => {
+      const located = this.locate(urlName);
+      if (located === undefined || located.name !== name) return false;
+      const writes = this.#deps.repositories.writeTarget(located.repository);
+      return writes?.name === member.name;
+    };
+    const urlName = [`${member.name}/${name}`, name].find(reaches);
+    if (urlName === undefined) return `delete it at ${raw}/${kind}/${ref}`;
+    // A blob has no image reference: a client deletes it by URL.
+    if (kind === 'blobs')
+      return `delete it at /v2/${urlName}/blobs/${ref} (or ${raw}/blobs/${ref})`;
+    const host = request.header('host');
+    const image = `${host === undefined ? '' : `${host}/`}${urlName}`;
+    const shown = reference.kind === 'tag' ? `${image}:${ref}` : `${image}@${ref}`;
+    return `delete it as ${shown} (URL /v2/${urlName}/${kind}/${ref}, or ${raw}/${kind}/${ref})`;
   }
 
   // Listings.
@@ -422,7 +460,7 @@ export class OciService {
             ? await hosted.sql.deleteTag(repo, target.name, reference.tag)
             : await hosted.deleteManifest(repo, target.name, reference.digest);
         if (!deleted) {
-          await this.#heldElsewhere(target, repo, reference, (b) =>
+          await this.#heldElsewhere(request, target, repo, reference, 'manifests', (b) =>
             b.statManifest(target.name, reference),
           );
           throw manifestUnknown(reference);
@@ -650,7 +688,7 @@ export class OciService {
         const repo = this.#writeRepo(request, target, 'delete');
         if (!(await this.#deps.hosted.sql.unlinkBlob(repo, target.name, route.digest))) {
           const reference = { kind: 'digest', digest: route.digest } as const;
-          await this.#heldElsewhere(target, repo, reference, (b) =>
+          await this.#heldElsewhere(request, target, repo, reference, 'blobs', (b) =>
             b.statBlob(target.name, route.digest),
           );
           throw blobUnknown(route.digest);

@@ -137,7 +137,19 @@ describe('the web UI in chromium', () => {
         await page.goto(`${server.url}/ui/`);
         const cards = await page.locator('section.cards[aria-label=statistics]').innerText();
         assert.match(cards, /Hosted versions\s*\n\s*[1-9]/i);
-        assert.match(await page.locator('#mounts').innerText(), /npm config set registry/);
+        const mounts = await page.locator('#mounts').innerText();
+        assert.match(mounts, /npm config set registry/);
+        // Go: README's block, not GOPROXY alone (trial 35 newA F2); no hosted module yet, so the
+        // placeholder and the note saying to replace it. Maven: the form deploy plugin 2.x reads.
+        assert.match(
+          mounts,
+          /export GOFLAGS=-mod=mod\s+export GOPRIVATE=corp\.example\.com GONOPROXY=none/,
+        );
+        assert.match(
+          mounts,
+          /put the path prefixes of your hosted modules in place of corp\.example\.com/,
+        );
+        assert.match(mounts, /-DaltDeploymentRepository=nora::default::http:/);
         for (const url of [
           `${server.url}/ui/`,
           `${server.url}/ui/npm`,

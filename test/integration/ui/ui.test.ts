@@ -190,6 +190,41 @@ describe('web UI with auth on (public_web_ui false, the default)', () => {
     assert.equal((await get(server, '/ui/', `Bearer ${secret}`)).status, 200);
   });
 
+  test('tokens page: expiry pre-filled with 90 days; cleared, the token never expires', async () => {
+    // docs/ui.md documents the 90-day default (trial 35 newA F5: only "expiry in days" was said).
+    const page = await get(server, '/ui/tokens', ALICE);
+    assert.match(page.text, /<input name="ttl_days" type="number" min="1" max="3650" value="90"/);
+    const same = { authorization: ALICE, origin: server.url, 'sec-fetch-site': 'same-origin' };
+    const form = { csrf: csrfOf(page.text), op: 'create', role: 'read' };
+    const days = await post(
+      server,
+      '/ui/tokens',
+      { ...form, ttl_days: '90', description: 'd90' },
+      same,
+    );
+    const never = await post(
+      server,
+      '/ui/tokens',
+      { ...form, ttl_days: '', description: 'dnone' },
+      same,
+    );
+    assert.equal(days.status, 200, days.text);
+    assert.equal(never.status, 200, never.text);
+    const listed = await fetch(`${server.url}/api/tokens/list`, {
+      method: 'POST',
+      headers: { authorization: ALICE, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const { tokens } = (await listed.json()) as {
+      tokens: { description: string; created_at: string; expires_at: string | null }[];
+    };
+    const d90 = tokens.find((t) => t.description === 'd90');
+    assert.ok(d90?.expires_at);
+    const lifetime = Date.parse(d90.expires_at) - Date.parse(d90.created_at);
+    assert.ok(Math.abs(lifetime - 90 * 86_400_000) < 120_000, String(lifetime));
+    assert.equal(tokens.find((t) => t.description === 'dnone')?.expires_at, null);
+  });
+
   test('tokens page: create (secret once, works with the registry), list without secrets, revoke', async () => {
     const page = await get(server, '/ui/tokens', ALICE);
     assert.equal(page.status, 200);
