@@ -352,7 +352,8 @@ export class RequestAuditor {
       action === 'delete' ||
       action === 'yank' ||
       action === 'unyank' ||
-      action === 'deprecate'
+      action === 'deprecate' ||
+      action === 'dist-tag'
         ? slot?.storedIn
         : action === 'proxy_fetch' || action === 'cache_hit' || action === 'pull'
           ? slot?.servedBy

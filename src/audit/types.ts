@@ -16,7 +16,8 @@ import type { FormatName } from '../config/schema.ts';
 
 /**
  * NORA's actions, plus ours (`token-create`, `token-revoke`, `login-failed`, `integrity-fail`:
- * a stored blob a read found damaged, its file moved to `quarantine/`). NORA spells
+ * a stored blob a read found damaged, its file moved to `quarantine/`; `dist-tag`: an npm
+ * dist-tag set or removed, `latest` among them). NORA spells
  * `retention-apply` with a dash and the others with underscores; kept as NORA writes them so
  * tools reading NORA's file read ours.
  */
@@ -35,13 +36,15 @@ export const AUDIT_ACTIONS = [
   'token-revoke',
   'login-failed',
   'integrity-fail',
+  'dist-tag',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /**
  * The default set (`[audit] actions` absent): NORA's seven actions, and ours that split writes
  * NORA logs as `push` or `delete` (`yank`, `unyank`, `deprecate`: logged by default as those
- * were), and `integrity-fail` (rare, and what an operator must see); not the token and login
+ * were), `integrity-fail` (rare, and what an operator must see) and `dist-tag` (moving `latest`
+ * is how a version reaches users); not the token and login
  * ones.
  */
 export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
@@ -56,6 +59,7 @@ export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
   'unyank',
   'deprecate',
   'integrity-fail',
+  'dist-tag',
 ];
 
 /**
