@@ -131,6 +131,8 @@ import { AuditLog } from './audit/sink.ts';
 import {
   attachSlot,
   auditScope,
+  damagedDetail,
+  noteDamagedRead,
   RequestAuditor,
   type AuditSlot,
   type AuditTarget,
@@ -1352,6 +1354,15 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       audit,
       auditTargeter(formats, repositories),
       (name) => repositories.get(name) !== undefined,
+      // The operator's line of a damaged blob a request met: which repository and path.
+      ({ blob, kept, error, repository, path, method, status, reqId }) => {
+        log.error(
+          { blob, kept, error, repository, path, method, status, reqId },
+          kept === undefined
+            ? 'a stored blob failed its integrity check: its bytes do not match its digest; its file was removed from blobs/ but could not be kept (see error)'
+            : `a stored blob failed its integrity check: its bytes do not match its digest; its file was moved to ${kept} under the storage directory (docs/storage.md)`,
+        );
+      },
     ),
     bodyLimitBytes: () => config.server.body_limit_mb * MB,
     registryLabel: registryLabeler(formats, repositories),
@@ -1380,14 +1391,39 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   blobs.observeReads(({ digest, removal }) => {
     storageOperations.inc({ operation: 'verify', status: 'integrity_fail' });
     const blob = formatDigest(digest);
+    // In a request: its answer makes the audit event and log line, naming repository and path
+    // (RequestAuditor); it waits for this removal, so `read` is complete by then.
+    const read = noteDamagedRead(blob);
     removal.then(
-      (removed) => {
+      ({ removed, kept, keepError }) => {
+        const error = keepError === undefined ? undefined : whyFailed(keepError);
+        if (read !== undefined) {
+          read.kept = kept;
+          read.error = error;
+          read.settled = true;
+          if (keepError !== undefined)
+            log.warn({ blob, err: keepError }, 'a damaged blob could not be kept in quarantine/');
+          return;
+        }
         log.error(
-          { blob, removed },
-          'a stored blob failed its integrity check: its bytes do not match its digest',
+          { blob, removed, kept, error },
+          kept === undefined
+            ? 'a stored blob failed its integrity check (a read outside any request): its bytes do not match its digest'
+            : `a stored blob failed its integrity check (a read outside any request): its bytes do not match its digest; its file was moved to ${kept} under the storage directory (docs/storage.md)`,
         );
+        if (audit.wants('integrity-fail')) {
+          audit.record({
+            ts: new Date().toISOString(),
+            action: 'integrity-fail',
+            actor: 'system',
+            artifact: blob,
+            registry: 'system',
+            detail: damagedDetail(blob, kept),
+          });
+        }
       },
       (err: unknown) => {
+        if (read !== undefined) read.error = whyFailed(err);
         log.error(
           { blob, err },
           'a stored blob failed its integrity check and could not be removed',
@@ -2196,4 +2232,9 @@ async function counterValue(counter: {
   get(): Promise<{ values: { value: number }[] }>;
 }): Promise<number> {
   return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** An error as a log field or audit text: its errno code, else its message. */
+function whyFailed(err: unknown): string {
+  return errnoCode(err) ?? (err instanceof Error ? err.message : String(err));
 }

@@ -47,6 +47,37 @@ export interface AuditSlot {
    * (`POST /api/tokens` with `username` and `password`, `npm login`): the event's actor.
    */
   actor?: string;
+  /** The stored blobs the request's reads found damaged (`noteDamagedRead`), in order. */
+  damaged?: DamagedRead[];
+}
+
+/**
+ * A stored blob one of the request's reads found damaged (storage/blob-store.ts's read check).
+ * `kept` and `settled` are filled in once its file is moved aside, before the request answers
+ * (every read that finds damage waits for that move).
+ */
+export interface DamagedRead {
+  /** `sha256:<hex>`. */
+  readonly blob: string;
+  /** Its file's key under `quarantine/` (storage/keys.ts quarantineKey), when kept. */
+  kept?: string | undefined;
+  /** Whether the move is done (false: still running, or it failed: then `error`). */
+  settled: boolean;
+  /** Why the file could not be kept, or could not be removed (an errno code or message). */
+  error?: string | undefined;
+}
+
+/** What the log line of a damaged read found during a request names (RequestAuditor). */
+export interface DamagedReadLine {
+  readonly blob: string;
+  readonly kept: string | undefined;
+  readonly error: string | undefined;
+  readonly repository: string | undefined;
+  readonly format: FormatName | undefined;
+  readonly path: string;
+  readonly method: string;
+  readonly status: number;
+  readonly reqId: string | undefined;
 }
 
 export interface AuditNote {
@@ -159,6 +190,20 @@ export function noteAudit(note: AuditNote): void {
   if (slot !== undefined) slot.note = note;
 }
 
+/**
+ * The current request's read found the stored blob `blob` damaged: returns the record its
+ * audit event and log line are made from at its answer (RequestAuditor), for the caller to
+ * complete once the file is moved aside; undefined outside a request (a background read), when
+ * the caller reports it itself.
+ */
+export function noteDamagedRead(blob: string): DamagedRead | undefined {
+  const slot = auditScope.getStore();
+  if (slot === undefined || Object.isFrozen(slot)) return undefined;
+  const read: DamagedRead = { blob, settled: false };
+  (slot.damaged ??= []).push(read);
+  return read;
+}
+
 /** What a path is: a repository of a format, and the artifact path below it. */
 export interface AuditTarget {
   readonly repository: string;
@@ -241,22 +286,30 @@ export class RequestAuditor {
   readonly #target: (pathname: string) => AuditTarget | undefined;
   readonly #isRepository: (name: string) => boolean;
   readonly #clock = new IsoClock();
+  readonly #damagedLine: ((line: DamagedReadLine) => void) | undefined;
 
   /**
    * `isRepository` tells a configured repository's name from the format names some proxies
-   * account their lookups under: only a repository is written as `member`.
+   * account their lookups under: only a repository is written as `member`. `damagedLine` writes
+   * the log line of each damaged blob a request's read found (app.ts: at `error`).
    */
   constructor(
     sink: AuditSink,
     target: (pathname: string) => AuditTarget | undefined,
     isRepository: (name: string) => boolean = () => true,
+    damagedLine?: (line: DamagedReadLine) => void,
   ) {
     this.#sink = sink;
     this.#target = target;
     this.#isRepository = isRepository;
+    this.#damagedLine = damagedLine;
   }
 
-  /** Records the event of one answered request, if it is one. Never throws. */
+  /**
+   * Records the event of one answered request, if it is one, and an `integrity-fail` event (and
+   * log line) per damaged blob its reads found, also for an answer cut short (`aborted`: a large
+   * file whose damage shows at its end is cut; no other event is made of it). Never throws.
+   */
   answered(
     pathname: string,
     method: string,
@@ -264,7 +317,11 @@ export class RequestAuditor {
     requestId: string | undefined,
     by: AnsweredBy,
     slot: AuditSlot | undefined,
+    aborted = false,
   ): void {
+    if (slot?.damaged !== undefined)
+      this.#damaged(slot.damaged, pathname, method, status, requestId, by);
+    if (aborted) return;
     const note = slot?.note;
     let action: AuditAction | undefined;
     if (note !== undefined) {
@@ -295,7 +352,8 @@ export class RequestAuditor {
       action === 'delete' ||
       action === 'yank' ||
       action === 'unyank' ||
-      action === 'deprecate'
+      action === 'deprecate' ||
+      action === 'dist-tag'
         ? slot?.storedIn
         : action === 'proxy_fetch' || action === 'cache_hit' || action === 'pull'
           ? slot?.servedBy
@@ -332,4 +390,55 @@ export class RequestAuditor {
     };
     this.#sink.record(event);
   }
+
+  /** The log line and `integrity-fail` event of each damaged blob a request's reads found. */
+  #damaged(
+    reads: readonly DamagedRead[],
+    pathname: string,
+    method: string,
+    status: number,
+    requestId: string | undefined,
+    by: AnsweredBy,
+  ): void {
+    const target = this.#target(pathname);
+    const path = target?.artifact ?? pathname;
+    for (const read of reads) {
+      this.#damagedLine?.({
+        blob: read.blob,
+        kept: read.kept,
+        error: read.error,
+        repository: target?.repository,
+        format: target?.format,
+        path,
+        method,
+        status,
+        reqId: requestId,
+      });
+      if (!this.#sink.wants('integrity-fail')) continue;
+      this.#sink.record({
+        ts: this.#clock.at(Date.now()),
+        action: 'integrity-fail',
+        actor: by.user ?? 'anonymous',
+        artifact: path,
+        registry: target?.format ?? 'system',
+        detail: damagedDetail(read.blob, read.kept),
+        repository: target?.repository,
+        format: target?.format,
+        client: by.client(),
+        status,
+        method,
+        reqId: requestId,
+      });
+    }
+  }
+}
+
+/**
+ * An `integrity-fail` event's detail: the blob, and where its file went
+ * (`sha256:… moved to quarantine/sha256/….20261206T104832123Z`).
+ */
+export function damagedDetail(blob: string, kept: string | undefined): string {
+  return kept === undefined
+    ? `${blob} failed its integrity check; its file was removed, not kept`
+    : `${blob} failed its integrity check; its file moved to ${kept}`;
 }

@@ -15,7 +15,9 @@
 import type { FormatName } from '../config/schema.ts';
 
 /**
- * NORA's actions, plus ours (`token-create`, `token-revoke`, `login-failed`). NORA spells
+ * NORA's actions, plus ours (`token-create`, `token-revoke`, `login-failed`, `integrity-fail`:
+ * a stored blob a read found damaged, its file moved to `quarantine/`; `dist-tag`: an npm
+ * dist-tag set or removed, `latest` among them). NORA spells
  * `retention-apply` with a dash and the others with underscores; kept as NORA writes them so
  * tools reading NORA's file read ours.
  */
@@ -33,13 +35,17 @@ export const AUDIT_ACTIONS = [
   'token-create',
   'token-revoke',
   'login-failed',
+  'integrity-fail',
+  'dist-tag',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /**
  * The default set (`[audit] actions` absent): NORA's seven actions, and ours that split writes
  * NORA logs as `push` or `delete` (`yank`, `unyank`, `deprecate`: logged by default as those
- * were); not the token and login ones.
+ * were), `integrity-fail` (rare, and what an operator must see) and `dist-tag` (moving `latest`
+ * is how a version reaches users); not the token and login
+ * ones.
  */
 export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
   'push',
@@ -52,6 +58,8 @@ export const DEFAULT_AUDIT_ACTIONS: readonly AuditAction[] = [
   'yank',
   'unyank',
   'deprecate',
+  'integrity-fail',
+  'dist-tag',
 ];
 
 /**

@@ -27,7 +27,7 @@ import { errnoCode, storageFault } from '../core/errors.ts';
 import type { Db } from '../db/database.ts';
 import { exclusive, sqliteHandleOf } from '../db/sqlite-handle.ts';
 import type { BlobReference, FormatModule } from '../formats/format.ts';
-import type { BlobStore } from '../storage/blob-store.ts';
+import { type BlobStore, quarantineSummary } from '../storage/blob-store.ts';
 import { BLOBS_PREFIX, digestFromBlobKey } from '../storage/keys.ts';
 
 /** References the collector reads itself: the proxy engine's cache rows (every format's). */
@@ -99,6 +99,8 @@ export interface GcReport {
   /** Stale spool files removed (or that would be). */
   readonly spoolFiles: number;
   readonly spoolBytes: number;
+  /** Damaged blob files kept under `quarantine/` (never removed by gc: the operator's). */
+  readonly quarantine?: { readonly files: number; readonly bytes: number };
   /** A few of the blobs counted in `blobs`, largest first. */
   readonly examples: readonly GcCandidate[];
   readonly seconds: number;
@@ -245,6 +247,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     ...(rowsLeftReason === undefined ? {} : { rowsLeftReason }),
     spoolFiles: spool.files,
     spoolBytes: spool.bytes,
+    quarantine: await quarantineSummary(options.blobs.driver),
     examples,
     seconds: (performance.now() - started) / 1000,
   };

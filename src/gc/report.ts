@@ -1,4 +1,5 @@
 /** The text of a garbage-collection report, for `nora gc` and the server's log. */
+import { describeQuarantine } from '../storage/blob-store.ts';
 import type { GcReport } from './collector.ts';
 
 /** Lines describing `report` (no trailing newline on each). */
@@ -36,7 +37,10 @@ export function describeGcReport(report: GcReport): string[] {
   lines.push(
     `kept ${report.young} unreferenced blobs younger than the grace period`,
     `${verb} ${report.spoolFiles} stale spool files, ${report.spoolBytes} bytes`,
-    `took ${report.seconds.toFixed(3)} s`,
   );
+  const quarantine =
+    report.quarantine === undefined ? undefined : describeQuarantine(report.quarantine);
+  if (quarantine !== undefined) lines.push(quarantine);
+  lines.push(`took ${report.seconds.toFixed(3)} s`);
   return lines;
 }

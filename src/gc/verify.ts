@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/schema.ts';
 import { SqlBlobIndex } from '../db/blob-index.ts';
 import { openDatabase } from '../db/database.ts';
 import { allMigrations, existingDatabase } from '../app.ts';
-import { BlobStore } from '../storage/blob-store.ts';
+import { BlobStore, describeQuarantine, quarantineSummary } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { BucketLeaseHeldError, refuseForeignLease } from '../storage/bucket-lease.ts';
 import { createStorageDriver } from '../storage/drivers/index.ts';
@@ -45,6 +45,8 @@ export interface VerifyReport {
     digest: string;
     size: number;
     removed: boolean;
+    /** Where the removed file was kept (`quarantine/sha256/<hex>.<time>`). */
+    kept?: string | undefined;
     references?: readonly string[];
   }[];
   /**
@@ -55,6 +57,8 @@ export interface VerifyReport {
   readonly unreadable: readonly { digest: string; error: string; references?: readonly string[] }[];
   /** Files under `blobs/` whose name is no digest (left alone). */
   readonly foreign: number;
+  /** Damaged blob files kept under `quarantine/` after this pass (never removed by it). */
+  readonly quarantine?: { readonly files: number; readonly bytes: number };
   /**
    * Referenced blobs with no file in storage (deleted behind NORA's back, or removed as damaged
    * earlier): hosted artifacts answer 410 until uploaded again. Undefined when not looked for.
@@ -93,6 +97,7 @@ export async function verifyBlobs(
     digest: string;
     size: number;
     removed: boolean;
+    kept?: string | undefined;
     references?: readonly string[];
   }[] = [];
   const unreadable: { digest: string; error: string; references?: readonly string[] }[] = [];
@@ -133,7 +138,7 @@ export async function verifyBlobs(
     checked += 1;
     bytes += result.size;
     if (result.outcome === 'damaged') {
-      damaged.push({ digest: name, size: result.size, removed: result.removed });
+      damaged.push({ digest: name, size: result.size, removed: result.removed, kept: result.kept });
     }
   }
   const missing =
@@ -173,6 +178,7 @@ export async function verifyBlobs(
     damaged,
     unreadable,
     foreign,
+    quarantine: await quarantineSummary(driver),
     ...(missing === undefined ? {} : { missing: missing.count, missingExamples: missing.examples }),
     ...(referencesError === undefined ? {} : { referencesError }),
     ...(inconsistencies === undefined ? {} : { inconsistencies }),
@@ -276,12 +282,12 @@ export function describeVerifyReport(report: VerifyReport): string[] {
         : `${n} damaged blobs (their bytes do not match their digest)`;
     lines.push(
       report.remove
-        ? `${damaged}, removed: uploads and proxy fills of the same bytes store ${n === 1 ? 'it' : 'them'} again`
+        ? `${damaged}, removed (moved to quarantine/): uploads and proxy fills of the same bytes store ${n === 1 ? 'it' : 'them'} again`
         : `${damaged}; --remove removes ${n === 1 ? 'it' : 'them'} so uploads and proxy fills store ${n === 1 ? 'it' : 'them'} again`,
     );
     for (const blob of report.damaged) {
       lines.push(
-        `  ${blob.digest} ${blob.size} bytes${blob.removed ? ', removed' : ''}${referencedBy(blob.references)}`,
+        `  ${blob.digest} ${blob.size} bytes${blob.removed ? (blob.kept === undefined ? ', removed' : `, removed, kept as ${blob.kept}`) : ''}${referencedBy(blob.references)}`,
       );
     }
   }
@@ -324,6 +330,9 @@ export function describeVerifyReport(report: VerifyReport): string[] {
   if (report.foreign > 0) {
     lines.push(`${report.foreign} files under blobs/ are not named by a digest (left alone)`);
   }
+  const quarantine =
+    report.quarantine === undefined ? undefined : describeQuarantine(report.quarantine);
+  if (quarantine !== undefined) lines.push(quarantine);
   return lines;
 }
 

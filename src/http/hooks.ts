@@ -406,9 +406,11 @@ export function recordAnswer(
   options.metrics.recordRequest(options.registryLabel(pathname), method, status, seconds);
   // The audit event of the request, if it is one (a push, pull, delete…): every answered
   // request passes here, answer-memo hits included.
-  if (options.audit !== undefined && !aborted) {
-    const req = from instanceof IncomingMessage ? from : from.raw;
-    const slot = slotOf(req);
+  // A request cut short makes no event, except of the damaged blobs its reads found (an answer
+  // cut because its file failed the check at its end).
+  const req = from instanceof IncomingMessage ? from : from.raw;
+  const slot = options.audit === undefined ? undefined : slotOf(req);
+  if (options.audit !== undefined && (!aborted || slot?.damaged !== undefined)) {
     const principal =
       from instanceof IncomingMessage
         ? ANONYMOUS
@@ -430,6 +432,7 @@ export function recordAnswer(
         client: () => clientOf(from, clientAddress, detached),
       },
       slot,
+      aborted,
     );
   }
   // The raw URL: the logger redacts credentials in it (npm logout's token path) for every line.

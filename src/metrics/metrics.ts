@@ -104,6 +104,47 @@ function histogramEntry(
   };
 }
 
+/**
+ * prom-client's event-loop delay series, in the order its collect sets them (lib/metrics/
+ * eventLoopLag.js, prom-client 15): min first.
+ */
+const LAG_SERIES = [
+  'nodejs_eventloop_lag_min_seconds',
+  'nodejs_eventloop_lag_max_seconds',
+  'nodejs_eventloop_lag_mean_seconds',
+  'nodejs_eventloop_lag_stddev_seconds',
+  'nodejs_eventloop_lag_p50_seconds',
+  'nodejs_eventloop_lag_p90_seconds',
+  'nodejs_eventloop_lag_p99_seconds',
+] as const;
+
+/**
+ * prom-client sets the event-loop delay series from a histogram it resets at every scrape; a
+ * scrape whose window recorded no sample (a quiet server whose loop slept through it, or two
+ * scrapes back to back) read an empty histogram: min 9223372036.854776 (int64's largest, in
+ * ns), mean and stddev `Nan`, p99 noise (trial 35): bogus figures that trip alerts. Such a
+ * window now leaves every series at the figures of the last window with samples (0 before the
+ * first). The empty window is told by its min (set first), which only an empty histogram gives.
+ */
+function keepLastLagWindow(registry: Registry): void {
+  let empty = false;
+  LAG_SERIES.forEach((name, index) => {
+    const gauge = registry.getSingleMetric(name);
+    if (!(gauge instanceof Gauge)) return;
+    const set = gauge.set.bind(gauge) as (labels: object | number, value?: number) => void;
+    // prom-client's collect calls set(labels, value); the one-argument form is left as it is.
+    gauge.set = (labels: object | number, value?: number): void => {
+      if (typeof labels === 'number' || value === undefined) {
+        set(labels);
+        return;
+      }
+      // int64's largest nanosecond count (~292 years): no real delay comes near 1e9 seconds.
+      if (index === 0) empty = !(value < 1e9);
+      if (!empty && Number.isFinite(value)) set(labels, value);
+    };
+  });
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly httpRequests: Counter<'registry' | 'method' | 'status'>;
@@ -118,6 +159,7 @@ export class Metrics {
     // loop at that rate even when the server is idle (100 wake-ups a second, each a trip
     // through epoll and the timer queue), and a registry's lag worth alerting on is far longer.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    keepLastLagWindow(this.registry);
     this.httpRequests = new Counter({
       name: 'nora_http_requests_total',
       help: 'HTTP requests by registry, method and status',

@@ -28,7 +28,7 @@ import {
 } from '../core/errors.ts';
 import { limitBytes, overLimit } from '../core/streams.ts';
 import type { ObjectInfo, ReadOptions, StorageDriver, StorageKey } from './driver.ts';
-import { blobKey } from './keys.ts';
+import { blobKey, QUARANTINE_PREFIX, quarantineKey } from './keys.ts';
 import {
   bytesOf,
   identityOf,
@@ -67,7 +67,10 @@ export const PRECHECK_FILE_BYTES = 64 * 1024 * 1024;
 /** Read size of that check (one buffer per check). */
 const PRECHECK_CHUNK_BYTES = 256 * 1024;
 
-/** A blob's bytes read whole did not hash to its digest; the damaged file has been removed. */
+/**
+ * A blob's bytes read whole did not hash to its digest; the damaged file has been moved out of
+ * `blobs/` (kept under `quarantine/`, see DamagedBlob).
+ */
 export class BlobIntegrityError extends Error {
   constructor(digest: Digest) {
     super(`stored blob ${formatDigest(digest)} failed its integrity check`);
@@ -75,10 +78,6 @@ export class BlobIntegrityError extends Error {
   }
 }
 
-/**
- * Told of each damaged blob found by a read: `removal` settles true once its file is removed
- * (false: already gone or replaced), and rejects when the removal failed.
- */
 /** A hosted artifact's stored bytes, as `BlobStore.hosted` reads them. */
 export interface HostedBytes {
   /** The bytes (`range` inclusive); gone from a reachable storage: throws a 410 (hostedContentGone). */
@@ -87,7 +86,25 @@ export interface HostedBytes {
   present(): Promise<boolean>;
 }
 
-export type ReadObserver = (event: { digest: Digest; removal: Promise<boolean> }) => void;
+/**
+ * What became of a damaged blob's file: `removed` from `blobs/` (false: already gone, or
+ * replaced by a good copy since it was read), and when removed, `kept`: the key under
+ * `quarantine/` it was moved to (storage/keys.ts quarantineKey), kept as evidence for the
+ * operator; undefined when it could not be kept (`keepError`: the copy's error, e.g. a full disk
+ * or an S3 object over CopyObject's 5 GiB), when it was removed all the same (a damaged file
+ * left in place would be refused at every read, and a proxy could never fetch it again).
+ */
+export interface DamagedBlob {
+  readonly removed: boolean;
+  readonly kept?: StorageKey | undefined;
+  readonly keepError?: unknown;
+}
+
+/**
+ * Told of each damaged blob found by a read: `removal` settles once its file is moved aside (or
+ * was already gone or replaced), and rejects when the removal failed.
+ */
+export type ReadObserver = (event: { digest: Digest; removal: Promise<DamagedBlob> }) => void;
 
 /** One whole read's check against the digest (local-file.ts ReadVerifier). */
 class ReadCheck implements ReadVerifier {
@@ -96,7 +113,7 @@ class ReadCheck implements ReadVerifier {
   readonly #identity: string | undefined;
   readonly #hash: Hash;
   #outcome: boolean | undefined;
-  #removal: Promise<boolean> | undefined;
+  #removal: Promise<DamagedBlob> | undefined;
 
   constructor(store: BlobStore, digest: Digest, identity: string | undefined) {
     this.#store = store;
@@ -122,7 +139,7 @@ class ReadCheck implements ReadVerifier {
    * missing and stores them again, instead of racing the removal.
    */
   async removed(): Promise<void> {
-    await this.#removal?.catch(() => false);
+    await this.#removal?.catch(() => undefined);
   }
 }
 
@@ -180,6 +197,32 @@ async function hashFile(fd: number, size: number, check: ReadCheck): Promise<boo
     position += count;
   }
   return check.finish();
+}
+
+/**
+ * What `quarantine/` holds (damaged blob files moved aside, see BlobStore's #removeDamaged):
+ * for `nora gc` and `nora verify`, which never remove them (the operator does: docs/storage.md).
+ * One listing of that folder; errors: the driver's.
+ */
+export async function quarantineSummary(
+  driver: StorageDriver,
+): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for await (const object of driver.list(QUARANTINE_PREFIX)) {
+    files += 1;
+    bytes += object.size;
+  }
+  return { files, bytes };
+}
+
+/**
+ * The report line of a non-empty `quarantine/` (`nora gc`, `nora verify`); undefined when empty.
+ */
+export function describeQuarantine(summary: { files: number; bytes: number }): string | undefined {
+  if (summary.files === 0) return undefined;
+  const n = summary.files;
+  return `quarantine/ holds ${n} damaged blob ${n === 1 ? 'file' : 'files'} (${summary.bytes} bytes) moved aside by reads or nora verify --remove, kept as evidence: compare ${n === 1 ? 'it' : 'each'} with a good copy, then delete ${n === 1 ? 'it' : 'them'} (docs/storage.md, Integrity of stored bytes)`;
 }
 
 /** Hashes a format may want besides the content address (npm shasum = sha1, Maven md5/sha1). */
@@ -528,14 +571,14 @@ export class BlobStore {
   }
 
   /**
-   * ReadCheck's outcome: remembered when good; when damaged, reported and removed (the returned
-   * promise settles with the removal, as ReadObserver's `removal`).
+   * ReadCheck's outcome: remembered when good; when damaged, reported and moved aside (the
+   * returned promise settles with the removal, as ReadObserver's `removal`).
    */
   settleRead(
     digest: Digest,
     identity: string | undefined,
     good: boolean,
-  ): Promise<boolean> | undefined {
+  ): Promise<DamagedBlob> | undefined {
     if (good) {
       if (identity === undefined) return undefined;
       this.#verified.delete(digest.hex);
@@ -555,14 +598,19 @@ export class BlobStore {
   /**
    * Hashes the whole stored blob `digest` (streamed: one chunk in memory at a time), for `nora
    * verify`: 'good', 'damaged' (its bytes do not hash to its digest, or it is not the size its
-   * identity says), or 'missing'. With `remove`, a damaged file is removed as a read removes it
-   * (unless replaced meanwhile), so an upload or proxy fill of the same bytes stores them again.
-   * A good file is remembered as verified, as after a read.
+   * identity says), or 'missing'. With `remove`, a damaged file is moved aside as a read moves it
+   * (unless replaced meanwhile; `kept`: its key under `quarantine/`), so an upload or proxy fill
+   * of the same bytes stores them again. A good file is remembered as verified, as after a read.
    */
   async scrub(
     digest: Digest,
     options: { remove: boolean },
-  ): Promise<{ outcome: 'good' | 'damaged' | 'missing'; size: number; removed: boolean }> {
+  ): Promise<{
+    outcome: 'good' | 'damaged' | 'missing';
+    size: number;
+    removed: boolean;
+    kept?: StorageKey | undefined;
+  }> {
     let stream: Readable;
     try {
       stream = await this.#driver.read(blobKey(digest));
@@ -584,19 +632,42 @@ export class BlobStore {
       return { outcome: 'good', size, removed: false };
     }
     this.#verified.delete(digest.hex);
-    const removed = options.remove ? await this.#removeDamaged(digest, identity) : false;
-    return { outcome: 'damaged', size, removed };
+    if (!options.remove) return { outcome: 'damaged', size, removed: false };
+    const { removed, kept } = await this.#removeDamaged(digest, identity);
+    return { outcome: 'damaged', size, removed, kept };
   }
 
   /**
-   * Removes the damaged file, unless it was replaced since it was read (an ingest that found it
-   * missing or short wrote it again): then the new file is left for its own first read to check.
+   * Moves the damaged file out of `blobs/` into `quarantine/` (storage/keys.ts quarantineKey),
+   * unless it was replaced since it was read (an ingest that found it missing or short wrote it
+   * again): then the new file is left for its own first read to check. The one place damaged
+   * bytes leave the store (every read's check and `nora verify --remove`), for hosted and proxy
+   * blobs alike: one file may back both, and the bytes are the evidence of what damaged them
+   * (a disk, an edit, an intruder), which a proxy's fetch again would not bring back.
+   *
+   * A copy, then the blob's removal: fs links the file (no bytes copied, no space needed), S3
+   * copies the object in the bucket. A copy that fails still removes the blob (`keepError`):
+   * left in place, it would be refused at every read and never fetched or uploaded again. The
+   * index row goes with the file, as `delete` does.
    */
-  async #removeDamaged(digest: Digest, identity: string | undefined): Promise<boolean> {
-    const now = await this.#driver.stat(blobKey(digest));
-    if (now === undefined) return false;
-    if (identity !== undefined && now.identity !== identity) return false;
-    return this.delete(digest);
+  async #removeDamaged(digest: Digest, identity: string | undefined): Promise<DamagedBlob> {
+    const key = blobKey(digest);
+    const now = await this.#driver.stat(key);
+    if (now === undefined) return { removed: false };
+    if (identity !== undefined && now.identity !== identity) return { removed: false };
+    let kept: StorageKey | undefined;
+    let keepError: unknown;
+    try {
+      const target = quarantineKey(digest, new Date());
+      await this.#driver.copy?.(key, target);
+      if (this.#driver.copy !== undefined) kept = target;
+    } catch (err) {
+      // Gone meanwhile (another process's removal): nothing to keep, nothing to remove.
+      if (err instanceof Error && err.name === 'StorageNotFoundError') return { removed: false };
+      keepError = err;
+    }
+    const removed = await this.delete(digest);
+    return { removed, kept, keepError };
   }
 
   /**

@@ -4,6 +4,8 @@
  * Layout of the object store:
  *
  *   blobs/<algorithm>/<first 2 hex>/<hex>     content-addressed bytes of every format
+ *   quarantine/<algorithm>/<hex>.<UTC time>   a blob's file a read (or `nora verify --remove`)
+ *                                             found damaged, moved aside as evidence
  *
  * Everything else (which repository sees which blob, tags, packages, versions, upload sessions)
  * is metadata in SQL. Spool files live outside the key space (driver.spoolDir()).
@@ -47,6 +49,23 @@ export function blobKey(digest: Digest): StorageKey {
 }
 
 export const BLOBS_PREFIX = 'blobs/' as StorageKey;
+
+/**
+ * Where damaged blob files are kept (BlobStore's read check, `nora verify --remove`): outside
+ * `blobs/`, so no read, `nora gc` sweep or `nora verify` pass takes them for blobs; removed only
+ * by the operator (docs/storage.md, "Integrity of stored bytes").
+ */
+export const QUARANTINE_PREFIX = 'quarantine/' as StorageKey;
+
+/**
+ * The key a damaged file of `digest` is kept under, found at `at`:
+ * `quarantine/sha256/<hex>.20261206T104832123Z` (UTC, to the millisecond: a blob damaged again
+ * after a repair gets a second file, never overwrites the first).
+ */
+export function quarantineKey(digest: Digest, at: Date): StorageKey {
+  const stamp = at.toISOString().replace(/[-:.]/g, '');
+  return validateKey(`quarantine/${digest.algorithm}/${digest.hex}.${stamp}`);
+}
 
 /** Inverse of blobKey, for GC sweeps over `list(BLOBS_PREFIX)`. */
 export function digestFromBlobKey(key: string): string | undefined {

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Readable } from 'node:stream';
-import { noteArtifact, noteRelabel, noteServedBy } from '../../audit/requests.ts';
+import { noteArtifact, noteAudit, noteRelabel, noteServedBy } from '../../audit/requests.ts';
 import type { AccessControl, Action, Principal } from '../../auth/access.ts';
 import { compileGlob, type Glob } from '../../auth/patterns.ts';
 import type { RuleConfig } from '../../auth/rules.ts';
@@ -705,7 +705,17 @@ export class NpmService {
       throw new RegistryError('BAD_REQUEST', 'dist-tag body must be a JSON string (the version)');
     checkVersion(body);
     try {
-      await this.#deps.store.setTag(target.name, name, tag, body);
+      const { version, previous } = await this.#deps.store.setTag(target.name, name, tag, body);
+      // Moving `latest` is how a version reaches every `npm install`: audited (trial 35),
+      // although `/-/` is npm's plumbing.
+      noteAudit({
+        action: 'dist-tag',
+        artifact: `${name}@${tag}`,
+        detail:
+          previous === undefined
+            ? `set to ${version} (new tag)`
+            : `set to ${version} (was ${previous})`,
+      });
     } catch (err) {
       throw await this.#proxiedAnswer(err, repo, target, name, []);
     } finally {
@@ -730,7 +740,12 @@ export class NpmService {
       throw new RegistryError('BAD_REQUEST', 'the "latest" dist-tag cannot be removed');
     }
     try {
-      await this.#deps.store.removeTag(target.name, name, tag);
+      const previous = await this.#deps.store.removeTag(target.name, name, tag);
+      noteAudit({
+        action: 'dist-tag',
+        artifact: `${name}@${tag}`,
+        detail: `removed (was ${previous ?? 'unknown'})`,
+      });
     } catch (err) {
       throw await this.#proxiedAnswer(err, repo, target, name, []);
     } finally {

@@ -448,8 +448,18 @@ export class NpmStore {
     });
   }
 
-  async setTag(repo: string, name: string, tag: string, version: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+  /**
+   * Points dist-tag `tag` of `name` at the stored `version` (its equal by SemVer precedence).
+   * Returns the version it now names and the one it named before (undefined: a new tag), for the
+   * audit event. Errors: 404 for an unknown package or version.
+   */
+  async setTag(
+    repo: string,
+    name: string,
+    tag: string,
+    version: string,
+  ): Promise<{ version: string; previous: string | undefined }> {
+    return this.#db.transaction().execute(async (trx) => {
       const live = await liveVersions(trx, repo, name);
       if (live.length === 0) throw notFound(name);
       // `npm dist-tag add name@3.0.0` finds 3.0.0+b1: one version per precedence class.
@@ -457,13 +467,17 @@ export class NpmStore {
       if (stored === undefined) {
         throw new RegistryError('NOT_FOUND', `version ${version} of ${name} does not exist`);
       }
+      const previous = await tagVersion(trx, repo, name, tag);
       await setTag(trx, repo, name, tag, stored);
       await bumpRev(trx, repo, name);
+      return { version: stored, previous };
     });
   }
 
-  async removeTag(repo: string, name: string, tag: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+  /** Removes dist-tag `tag` of `name`; returns the version it named. Errors: 404 without it. */
+  async removeTag(repo: string, name: string, tag: string): Promise<string | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const previous = await tagVersion(trx, repo, name, tag);
       const result = await trx
         .deleteFrom('npm_dist_tags')
         .where('repo', '=', repo)
@@ -474,6 +488,7 @@ export class NpmStore {
         throw new RegistryError('NOT_FOUND', `${name} has no dist-tag "${tag}"`);
       }
       await bumpRev(trx, repo, name);
+      return previous;
     });
   }
 
@@ -644,6 +659,23 @@ async function setTag(
     .values({ repo, name, tag, version })
     .onConflict((oc) => oc.columns(['repo', 'name', 'tag']).doUpdateSet({ version }))
     .execute();
+}
+
+/** The version dist-tag `tag` of `name` names, or undefined. */
+async function tagVersion(
+  trx: Transaction<NpmTables>,
+  repo: string,
+  name: string,
+  tag: string,
+): Promise<string | undefined> {
+  const row = await trx
+    .selectFrom('npm_dist_tags')
+    .select('version')
+    .where('repo', '=', repo)
+    .where('name', '=', name)
+    .where('tag', '=', tag)
+    .executeTakeFirst();
+  return row?.version;
 }
 
 async function bumpRev(trx: Transaction<NpmTables>, repo: string, name: string): Promise<void> {

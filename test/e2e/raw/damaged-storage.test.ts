@@ -4,10 +4,12 @@
  * - hosted, small file (read after a restart: raw keeps small files it has read in memory): a
  *   410 at once in raw's error shape (text) naming the integrity check (nothing refills hosted
  *   bytes, so no 503 for curl to retry: trial 17 auth F3), the file removed, `nora_storage_operations_total{operation="verify",status="integrity_fail"}` counted;
- *   DELETE + PUT of the file repairs it;
+ *   DELETE + PUT of the file repairs it; the damaged file is kept under `quarantine/` (its bytes
+ *   as found), with an `integrity-fail` audit event and an error log line naming the repository
+ *   and path (trial 35: it was deleted, with no audit event);
  * - hosted, large file (over 64 MiB: smaller ones are checked before the first byte, as the
  *   small one is): curl receives less than the announced length and fails (exit 18), never
- *   a complete damaged copy;
+ *   a complete damaged copy; its audit event is made although the answer was cut;
  * - proxy: the damaged cached copy is refused once, then fetched again from the origin and
  *   served intact.
  * A missing curl skips and says so.
@@ -68,6 +70,35 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
     assert.fail('the damaged file was not removed');
   };
   const curl = (args: string[]) => run('curl', ['-sS', ...args], { check: false });
+  const logLines: Record<string, unknown>[] = [];
+  /** The damaged file of `body` kept under quarantine/: its one file there, read. */
+  const quarantined = async (body: Buffer) => {
+    const dir = path.join(work, 'storage', 'quarantine', 'sha256');
+    const names = (await fs.readdir(dir)).filter((n) => n.startsWith(`${sha256(body)}.`));
+    assert.equal(names.length, 1, `one kept file of the blob in ${dir}: ${names.join(', ')}`);
+    return fs.readFile(path.join(dir, names[0] ?? ''));
+  };
+  /** The `integrity-fail` audit event of `artifact` (audit.jsonl is written every 0.5 s). */
+  const auditEvent = async (artifact: string) => {
+    for (let i = 0; i < 100; i += 1) {
+      const text = await fs
+        .readFile(path.join(work, 'storage', 'audit.jsonl'), 'utf8')
+        .catch(() => '');
+      const events = text
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const found = events.find(
+        (e) => e['action'] === 'integrity-fail' && e['artifact'] === artifact,
+      );
+      if (found !== undefined) return found;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return assert.fail(`no integrity-fail audit event of ${artifact}`);
+  };
+  /** The error log line of the damaged blob of `body`. */
+  const logLine = (body: Buffer) =>
+    logLines.find((l) => l['blob'] === `sha256:${sha256(body)}` && l['repository'] !== undefined);
 
   before(async () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-e2e-damaged-'));
@@ -87,6 +118,12 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
   const start = () =>
     startTestServer({
       dataDir: work,
+      logLevel: 'error',
+      logStream: {
+        write: (line: string) => {
+          logLines.push(JSON.parse(line) as Record<string, unknown>);
+        },
+      },
       config: {
         circuit_breaker: { enabled: false },
         repositories: [
@@ -126,6 +163,24 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
         /stored file failed its integrity check and was removed, so retrying will not help/,
       );
       await removed(body);
+      // Kept as evidence, its bytes as found; an audit event and a log line name the repository
+      // and path (trial 35: the file was deleted and no audit event said so).
+      const kept = await quarantined(body);
+      assert.equal(kept.length, body.length);
+      assert.notEqual(sha256(kept), sha256(body));
+      const event = await auditEvent('docs/notes.txt');
+      assert.equal(event['repository'], 'raw-hosted');
+      assert.equal(event['status'], 410);
+      assert.match(
+        String(event['detail']),
+        new RegExp(
+          `^sha256:${sha256(body)} failed its integrity check; its file moved to quarantine/sha256/${sha256(body)}\\.`,
+        ),
+      );
+      const line = logLine(body);
+      assert.equal(line?.['repository'], 'raw-hosted', JSON.stringify(logLines));
+      assert.equal(line['path'], 'docs/notes.txt');
+      assert.match(String(line['msg']), /moved to quarantine\/sha256\//);
       const metrics = (await curl(['-f', `${server.url}/metrics`])).stdout;
       assert.match(
         metrics,
@@ -158,6 +213,10 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
       assert.equal(cut.code, 18, `curl: partial file expected, got ${cut.code}: ${cut.stderr}`);
       assert.ok((await fs.stat(out)).size < body.length);
       await removed(body);
+      assert.equal((await quarantined(body)).length, body.length);
+      // The answer was cut (a 200 whose body ends short): its event is made all the same.
+      const event = await auditEvent('tools/tool.tar.gz');
+      assert.equal(event['repository'], 'raw-hosted');
       // Removed: the next read says the content is missing (410: hosted, nothing refills it)
       // rather than sending it again.
       const after = await curl(['-o', '/dev/null', '-w', '%{http_code}', url]);
@@ -191,6 +250,10 @@ describe('damaged stored bytes are refused, removed and repaired (curl)', () => 
       assert.equal(cut.code, 18, `curl: partial file expected, got ${cut.code}: ${cut.stderr}`);
       await removed(small);
       await removed(large);
+      // A proxy's damaged copy is kept too: one file may back a hosted artifact as well, and
+      // the bytes say what damaged them, which fetching them again does not.
+      assert.equal((await quarantined(small)).length, small.length);
+      assert.equal((await auditEvent('tool/2.0/SHA256SUMS'))['repository'], 'mirror');
 
       assert.equal((await curl(['-f', `${base}/SHA256SUMS`])).stdout, small.toString());
       assert.equal((await curl(['-f', '-o', out, `${base}/tool.tgz`])).code, 0);

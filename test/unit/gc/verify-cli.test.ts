@@ -64,10 +64,15 @@ describe('nora verify', () => {
       // The removal names what it left without bytes, and the summary counts that blob as
       // missing now (it said "no referenced blob missing": the check ran before the removal),
       // as the next pass does, with the same exit status.
-      assert.ok(
-        removed.stdout.includes(`sha256:${hex} 19 bytes, removed, referenced by ${rotRow}\n`),
-        removed.stdout,
-      );
+      // Moved aside, not deleted (trial 35): the report names where, and counts the folder.
+      const kept = new RegExp(
+        `sha256:${hex} 19 bytes, removed, kept as (quarantine/sha256/${hex}\\.\\d{8}T\\d{9}Z), referenced by ${rotRow.replace(/[.]/g, '\\.')}\n`,
+      ).exec(removed.stdout);
+      assert.ok(kept !== null, removed.stdout);
+      const rotten = Buffer.from(bodies['rot.txt']);
+      rotten[3] = (rotten[3] ?? 0) ^ 0xff;
+      assert.deepEqual(await fs.readFile(path.join(storage, kept[1] ?? '')), rotten);
+      assert.match(removed.stdout, /quarantine\/ holds 1 damaged blob file \(19 bytes\)/);
       await assert.rejects(fs.stat(file));
       const missingNow = `1 referenced blob is missing from storage`;
       const missingLine = `  sha256:${hex}, referenced by ${rotRow}\n`;
@@ -77,6 +82,9 @@ describe('nora verify', () => {
       const next = await nora(['verify'], env);
       assert.equal(next.code, removed.code, next.stdout + next.stderr);
       assert.ok(next.stdout.includes(missingNow) && next.stdout.includes(missingLine), next.stdout);
+      assert.match(next.stdout, /quarantine\/ holds 1 damaged blob file/);
+      const gc = await nora(['gc'], env);
+      assert.match(gc.stdout, /quarantine\/ holds 1 damaged blob file \(19 bytes\)/, gc.stdout);
 
       {
         await using server = await startTestServer({ dataDir });

@@ -16,6 +16,7 @@ import {
   BlobIntegrityError,
   BlobStore,
   PRECHECK_FILE_BYTES,
+  type DamagedBlob,
   type ReadObserver,
 } from '../../../src/storage/blob-store.ts';
 import { FsDriver } from '../../../src/storage/drivers/fs-driver.ts';
@@ -37,7 +38,7 @@ async function store(precheckBytes = 1024 * 1024) {
   });
   const damaged: { digest: Digest; removed: boolean }[] = [];
   const observer: ReadObserver = ({ digest, removal }) => {
-    void removal.then((removed) => damaged.push({ digest, removed }));
+    void removal.then(({ removed }) => damaged.push({ digest, removed }));
     removals.push(removal);
   };
   blobs.observeReads(observer);
@@ -46,7 +47,7 @@ async function store(precheckBytes = 1024 * 1024) {
 }
 
 /** The removals of damaged files the stores' observers were told of, not awaited yet. */
-const removals: Promise<boolean>[] = [];
+const removals: Promise<DamagedBlob>[] = [];
 
 /**
  * Settles once every removal reported so far has (a read's verifier finished outside open(), e.g.
@@ -73,6 +74,32 @@ test('a small blob damaged in place is refused before any byte, removed, reporte
   const again = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
   assert.equal(again.created, true);
   assert.deepEqual(await buffer(await blobs.open(digest)), data);
+});
+
+test('a damaged file leaves blobs/ for quarantine/, kept with its damaged bytes as evidence (trial 35)', async () => {
+  const { dir, blobs, file } = await store();
+  const data = Buffer.from('a hosted file whose disk went bad');
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  await flipByteAt(file(digest), 3);
+  const damagedBytes = await fs.readFile(file(digest));
+  const told: DamagedBlob[] = [];
+  blobs.observeReads(({ removal }) => {
+    void removal.then((outcome) => told.push(outcome));
+  });
+  await assert.rejects(blobs.open(digest), (err: unknown) => err instanceof BlobIntegrityError);
+  assert.equal(await blobs.stat(digest), undefined, 'gone from blobs/');
+  const kept = told[0]?.kept;
+  assert.match(kept ?? '', new RegExp(`^quarantine/sha256/${digest.hex}\\.\\d{8}T\\d{9}Z$`));
+  assert.deepEqual(await fs.readFile(path.join(dir, kept ?? '')), damagedBytes);
+
+  // nora verify --remove (scrub) moves a damaged file aside the same way.
+  await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  await flipByteAt(file(digest), 4);
+  await new Promise((resolve) => setTimeout(resolve, 2)); // another millisecond, another name
+  const scrubbed = await blobs.scrub(digest, { remove: true });
+  assert.equal(scrubbed.removed, true);
+  assert.notEqual(scrubbed.kept, kept);
+  assert.equal((await fs.readdir(path.join(dir, 'quarantine', 'sha256'))).length, 2);
 });
 
 test('a refusal before any byte comes only once the damaged file is gone (the upload it asks for stores the bytes again)', async () => {

@@ -7,7 +7,11 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
-import { BlobIntegrityError, BlobStore } from '../../../src/storage/blob-store.ts';
+import {
+  BlobIntegrityError,
+  BlobStore,
+  type DamagedBlob,
+} from '../../../src/storage/blob-store.ts';
 import type { StorageKey } from '../../../src/storage/driver.ts';
 import { S3Driver, type S3DriverOptions } from '../../../src/storage/drivers/s3-driver.ts';
 import { GuardedDriver } from '../../../src/storage/guarded-driver.ts';
@@ -137,7 +141,7 @@ if (MOTO_MISSING) {
     test('a damaged blob of up to 64 MiB is refused before any byte, as on local storage; a good one is served from a spool file left nowhere', async () => {
       const driver = await driverOn();
       const blobs = new BlobStore(new GuardedDriver(driver), new MapIndex());
-      const removals: Promise<boolean>[] = [];
+      const removals: Promise<DamagedBlob>[] = [];
       blobs.observeReads(({ removal }) => removals.push(removal));
       try {
         const bytes = randomBytes(1_000_000);
@@ -155,7 +159,11 @@ if (MOTO_MISSING) {
           (err: unknown) => err,
         );
         assert.ok(outcome instanceof BlobIntegrityError, String(outcome));
-        assert.deepEqual(await Promise.all(removals), [true]);
+        const [moved] = await Promise.all(removals);
+        assert.equal(moved?.removed, true);
+        // Kept in the bucket as evidence (trial 35): a CopyObject under quarantine/.
+        assert.match(moved.kept ?? '', /^quarantine\/sha256\/[0-9a-f]{64}\.\d{8}T\d{9}Z$/);
+        assert.ok((await buffer(await driver.read(moved.kept as StorageKey))).equals(damaged));
         assert.equal(await driver.stat(blobKey(digest)), undefined);
         assert.deepEqual(await filesUnder(driver.spoolDir()), []);
 
