@@ -152,8 +152,8 @@ export class NpmAccounts {
   /**
    * `POST /-/v1/login` (npm ≥ 9 tries this first, for `npm login` and `npm adduser`). With auth
    * off it answers at once: `loginUrl` is a page saying there is nothing to do, and `doneUrl`
-   * answers 200 with an anonymous token on the first poll, so npm finishes without a browser or
-   * a prompt. With auth on there is no web flow here: 404 makes npm fall back to the
+   * answers 200 with an anonymous token on the first poll, so npm finishes by itself (it still
+   * prints `Login at:` and `loginUrl`: npm's opener always does). With auth on there is no web flow here: 404 makes npm fall back to the
    * username/password login (its "web login not supported" path).
    * `mountUrl` is the repository's public base URL without a trailing slash.
    */
