@@ -105,5 +105,46 @@ describe(
         }
       },
     );
+
+    // Trial 35 newB F7: README said `npm owner ls` shows who published, which is so with auth on
+    // only. With auth off a publish is anonymous and records no one (a made-up "anonymous"
+    // maintainer would look like an account): what npm prints then, as README now says.
+    test(
+      'auth off: nobody recorded, "no admin found" and "by ???"',
+      { timeout: 300_000 },
+      async () => {
+        await using tmp = await tempDir('nora-e2e-owner-off-');
+        await using server = await startTestServer();
+        const registry = `${server.url}/npm/`;
+        const home = path.join(tmp.path, 'home');
+        await fs.mkdir(home, { recursive: true });
+        await writeUserNpmrc(home, registry, []);
+        const npm = (args: string[], cwd = home) =>
+          run('npm', [...args, '--registry', registry], {
+            cwd,
+            env: npmEnv(home),
+            timeoutMs: TIMEOUT,
+            check: false,
+          });
+        const login = await npm(['login']);
+        assert.equal(login.code, 0, login.stderr);
+        const dir = path.join(home, 'pkg');
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(
+          path.join(dir, 'package.json'),
+          JSON.stringify({ name: 'nobodys-lib', version: '1.0.0', license: 'MIT' }),
+        );
+        const published = await npm(['publish'], dir);
+        assert.equal(published.code, 0, published.stderr);
+        const owners = await npm(['owner', 'ls', 'nobodys-lib']);
+        assert.equal(owners.code, 0, owners.stderr);
+        assert.equal(owners.stdout.trim(), 'no admin found');
+        const search = await npm(['search', 'nobodys-lib']);
+        assert.equal(search.code, 0, search.stderr);
+        assert.match(search.stdout, /Version 1\.0\.0 published \S+ by \?\?\?\n/, search.stdout);
+        const publisher = await npm(['view', 'nobodys-lib', '_npmUser']);
+        assert.equal(publisher.stdout.trim(), '', publisher.stdout);
+      },
+    );
   },
 );
