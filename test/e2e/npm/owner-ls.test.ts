@@ -28,6 +28,17 @@ function npmEnv(home: string): NodeJS.ProcessEnv {
   });
 }
 
+/** Runs npm as the user whose HOME is `home`, against `registry`; never throws on its exit. */
+const npmAt =
+  (registry: string) =>
+  (home: string, args: string[], cwd = home) =>
+    run('npm', [...args, '--registry', registry], {
+      cwd,
+      env: npmEnv(home),
+      timeoutMs: TIMEOUT,
+      check: false,
+    });
+
 describe(
   'npm owner ls / npm view / npm search: maintainers without an e-mail, publishers from the token',
   { skip: missing },
@@ -50,13 +61,7 @@ describe(
         await server.app.context.identity.users.create('sam', 'sam-pw-1', 'sam@example.invalid');
         const registry = `${server.url}/npm/`;
         const nerfDart = registry.replace(/^https?:/, '');
-        const npm = (home: string, args: string[], cwd = home) =>
-          run('npm', [...args, '--registry', registry], {
-            cwd,
-            env: npmEnv(home),
-            timeoutMs: TIMEOUT,
-            check: false,
-          });
+        const npm = npmAt(registry);
         for (const [user, password, pkg] of [
           ['hanna', 'hanna-pw', '@own/lib'],
           ['sam', 'sam-pw-1', 'sam-lib'],
@@ -119,13 +124,8 @@ describe(
         const home = path.join(tmp.path, 'home');
         await fs.mkdir(home, { recursive: true });
         await writeUserNpmrc(home, registry, []);
-        const npm = (args: string[], cwd = home) =>
-          run('npm', [...args, '--registry', registry], {
-            cwd,
-            env: npmEnv(home),
-            timeoutMs: TIMEOUT,
-            check: false,
-          });
+        const asHome = npmAt(registry);
+        const npm = (args: string[], cwd = home) => asHome(home, args, cwd);
         const login = await npm(['login']);
         assert.equal(login.code, 0, login.stderr);
         const dir = path.join(home, 'pkg');

@@ -52,6 +52,17 @@ const whoami = async (server: TestServer, token: string, forwardedFor?: string) 
     })
   ).status;
 
+/** The statuses of seven wrong Bearer tokens, each with another X-Forwarded-For (lockout cleared). */
+async function sevenWrongTokens(server: TestServer): Promise<number[]> {
+  server.app.context.access.lockout.clear();
+  const statuses: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    statuses.push(await whoami(server, `nra_wrong${i}`, `10.0.0.${i + 1}`));
+  }
+  server.app.context.access.lockout.clear();
+  return statuses;
+}
+
 const untrustedNotices = (lines: readonly string[]) =>
   lines.filter((line) => line.includes('is not in [auth] trusted_proxies'));
 
@@ -87,13 +98,7 @@ describe('default trusted_proxies: no proxy trusted (trial 35 newB F1)', () => {
   });
 
   test('wrong tokens with a new X-Forwarded-For each still meet the lockout', async () => {
-    server.app.context.access.lockout.clear();
-    const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      statuses.push(await whoami(server, `nra_wrong${i}`, `10.0.0.${i + 1}`));
-    }
-    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
-    server.app.context.access.lockout.clear();
+    assert.deepEqual(await sevenWrongTokens(server), [401, 401, 401, 401, 401, 429, 429]);
   });
 });
 
@@ -115,12 +120,6 @@ describe('trusted_proxies = loopback (a reverse proxy on the same host)', () => 
   });
 
   test('failed logins count per forwarded client', async () => {
-    server.app.context.access.lockout.clear();
-    const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      statuses.push(await whoami(server, `nra_wrong${i}`, `10.0.0.${i + 1}`));
-    }
-    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 401]);
-    server.app.context.access.lockout.clear();
+    assert.deepEqual(await sevenWrongTokens(server), [401, 401, 401, 401, 401, 401, 401]);
   });
 });

@@ -17,13 +17,9 @@ describe('npm accounts and tokens (auth enabled)', () => {
 
   before(async () => {
     server = await startTestServer({
+      // anonymous_read: on (the default). The X-Forwarded-For test plays a proxy on this host.
       config: {
-        auth: {
-          enabled: true,
-          anonymous_read: true,
-          allow_registration: true,
-          trusted_proxies: [...LOOPBACK_PROXY],
-        },
+        auth: { enabled: true, allow_registration: true, trusted_proxies: [...LOOPBACK_PROXY] },
       },
     });
     anon = new NpmHttp(`${server.url}/npm`);
