@@ -1420,6 +1420,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     },
     answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
+      // Answered before Fastify's hooks: the unlisted-proxy notice is said from here too.
+      untrustedForward.check(req.socket.remoteAddress, req.headers);
       // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
       attachSlot(req, memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT);
       memoProxyHit = false;

@@ -5,7 +5,8 @@
  * failed-login lockout and rate limits see. A reverse-proxy deployment that has not listed its
  * proxy then sees every client as the proxy; the first request from an unlisted peer carrying
  * `X-Forwarded-For`, `-Proto` or `-Host` is logged (warn, once per peer address, for at most
- * MAX_PEERS addresses per configuration), naming the setting to change.
+ * MAX_PEERS addresses per configuration), naming the setting to change. Checked in the
+ * onRequest hook (hooks.ts) and for answers the memo gives before Fastify (app.ts, `answered`).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 

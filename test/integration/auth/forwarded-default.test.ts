@@ -63,6 +63,14 @@ async function sevenWrongTokens(server: TestServer): Promise<number[]> {
   return statuses;
 }
 
+async function memoHits(server: TestServer): Promise<number> {
+  const text = await server.app.context.metrics.registry.getSingleMetricAsString(
+    'nora_answer_memo_hits_total',
+  );
+  const line = text.split('\n').find((l) => l.startsWith('nora_answer_memo_hits_total'));
+  return Number(line?.split(' ')[1] ?? 0);
+}
+
 const untrustedNotices = (lines: readonly string[]) =>
   lines.filter((line) => line.includes('is not in [auth] trusted_proxies'));
 
@@ -121,5 +129,33 @@ describe('trusted_proxies = loopback (a reverse proxy on the same host)', () => 
 
   test('failed logins count per forwarded client', async () => {
     assert.deepEqual(await sevenWrongTokens(server), [401, 401, 401, 401, 401, 401, 401]);
+  });
+});
+
+describe('the notice from an answer the memo gives (before Fastify)', () => {
+  const lines: string[] = [];
+  let server: TestServer;
+  before(async () => {
+    // Rate limits off: with them on, a request with X-Forwarded-For skips the memo.
+    server = await startTestServer({
+      config: { rate_limit: { enabled: false } },
+      logLevel: 'info',
+      logStream: { write: (line: string) => void lines.push(line) },
+    });
+    const put = await fetch(`${server.url}/raw/site/a.txt`, { method: 'PUT', body: 'kept' });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('a memo hit carrying X-Forwarded-For from an unlisted peer is logged', async () => {
+    const url = `${server.url}/raw/site/a.txt`;
+    assert.equal(await (await fetch(url)).text(), 'kept');
+    const hits = await memoHits(server);
+    const hit = await fetch(url, { headers: { 'x-forwarded-for': '10.1.2.3' } });
+    assert.equal(await hit.text(), 'kept');
+    assert.equal(await memoHits(server), hits + 1, 'the second read came from the memo');
+    assert.equal(untrustedNotices(lines).length, 1, lines.join(''));
   });
 });
