@@ -89,6 +89,7 @@ import { WriteGeneration } from './core/write-generation.ts';
 import { formatDigest } from './core/digest.ts';
 import { loggerOptions } from './http/log-options.ts';
 import { clientAddress } from './http/client-address.ts';
+import { UntrustedForwardNotice } from './http/untrusted-forward.ts';
 import { RateLimiter } from './http/rate-limit.ts';
 import { baseUrl, useRawBodies } from './http/request.ts';
 import { errorAnswer, protocolOf, standIn } from './http/unknown-repository.ts';
@@ -1115,6 +1116,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
   // method (trial13 F5). Added here, before any route exists, so every scope sees the same set.
   for (const method of WEBDAV_METHODS) fastify.addHttpMethod(method, { hasBody: true });
   const log = fastify.log as unknown as Logger;
+  // Forwarded headers from a peer not trusted: said once per peer, so a proxy left unlisted shows.
+  const untrustedForward = new UntrustedForwardNotice(trusted, (message) => {
+    log.warn(message);
+  });
   for (const warning of openingWarnings) log.warn(warning);
   // Later heartbeats report to the server's log.
   lease?.logTo((message) => {
@@ -1370,6 +1375,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     publicMetrics: () => config.auth.public_metrics,
     memo,
     trusted,
+    untrustedForward,
   };
   const inFlight = installHooks(fastify, hookOptions);
   const memoHits = metrics.counter(
@@ -1450,6 +1456,8 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
     },
     answered: (requestId, method, url, status, seconds, req) => {
       memoHits.inc();
+      // Answered before Fastify's hooks: the unlisted-proxy notice is said from here too.
+      untrustedForward.check(req.socket.remoteAddress, req.headers);
       // Its audit event: a pull, or a cache hit when the kept answer is a proxy's.
       attachSlot(req, memoProxyHit ? MEMO_PROXY_SLOT : MEMO_SLOT);
       memoProxyHit = false;
@@ -1663,6 +1671,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       // Re-reads the htpasswd file and admins in the background; identity logs its own failures.
       void identity.reload(config.auth);
       trustedProxies = new NetworkList(config.auth.trusted_proxies);
+      untrustedForward.reset();
       rateLimiter.configure(config.rate_limit);
       // Mode, lists and bypass token; a list that does not load keeps the running policy (warned),
       // mode included: the running config keeps the previous [curation] too, so the reload's log

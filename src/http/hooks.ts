@@ -20,6 +20,7 @@ import { forwardedClient } from './client-address.ts';
 import { classifyRequest, type RateLimiter } from './rate-limit.ts';
 import { closeAfterUnreadBody } from './refusal.ts';
 import { rawPath } from './request.ts';
+import type { UntrustedForwardNotice } from './untrusted-forward.ts';
 
 export const MAX_URL_LENGTH = 8192;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -125,6 +126,11 @@ export interface HookOptions {
   readonly trusted?: ((address: string | undefined) => boolean) | undefined;
   /** Makes audit events of answered requests (src/audit/requests.ts); none: no events. */
   readonly audit?: RequestAuditor | undefined;
+  /**
+   * Logs forwarded headers from a peer not in `[auth] trusted_proxies` (untrusted-forward.ts);
+   * none: not logged.
+   */
+  readonly untrustedForward?: UntrustedForwardNotice | undefined;
 }
 
 /**
@@ -228,6 +234,7 @@ export function installHooks(app: FastifyInstance, options: HookOptions): InFlig
     // Kept for the access line: a handler that destroys the request stream detaches it from its
     // socket (recordAnswer, `detached`).
     request.peerSocket = request.raw.socket;
+    options.untrustedForward?.check(request.peerSocket.remoteAddress, request.headers);
     const entry: InFlight = {
       reply,
       bodyBytes: 0,

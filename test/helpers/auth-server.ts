@@ -13,7 +13,12 @@ import type { AppConfig } from '../../src/config/schema.ts';
 import { startOciServer } from '../integration/oci/helpers.ts';
 import { rule } from './auth.ts';
 import type { NoraProcess } from './process.ts';
-import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
+import {
+  LOOPBACK_PROXY,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './server.ts';
 
 export interface AuthServerOptions {
   /** `[auth]` keys over `enabled = true`, `anonymous_read = false`. */
@@ -34,7 +39,13 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   const server = await start({
     config: {
       ...options.config,
-      auth: { enabled: true, anonymous_read: false, ...options.auth },
+      // Tests stand for clients behind a proxy on this host (X-Forwarded-For, `from`).
+      auth: {
+        enabled: true,
+        anonymous_read: false,
+        trusted_proxies: [...LOOPBACK_PROXY],
+        ...options.auth,
+      },
     },
   });
   const { users } = server.app.context.identity;

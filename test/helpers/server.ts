@@ -129,3 +129,10 @@ export function publicPorts(...ports: number[]): AddressPolicy {
       DEFAULT_ADDRESS_POLICY.isInternal(address, port),
   };
 }
+
+/**
+ * `[auth] trusted_proxies` for tests that play a reverse proxy on this host: the test client
+ * (127.0.0.1 or ::1) sends `X-Forwarded-For` for the clients it stands for. Not the default,
+ * which trusts no proxy (trial 35 newB F1).
+ */
+export const LOOPBACK_PROXY: readonly string[] = ['127.0.0.1', '::1'];

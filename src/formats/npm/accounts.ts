@@ -52,6 +52,10 @@ function anonymousToken(): string {
 export const WEB_LOGIN_DONE = '/-/v1/login/done';
 export const WEB_LOGIN_OPEN = '/-/v1/login/open';
 
+/** The 404 of the three web-login routes with auth on: npm falls back to the password login. */
+const NO_WEB_LOGIN =
+  'web login is not supported by this registry: log in with a username and password';
+
 export class NpmAccounts {
   readonly #directory: UserDirectory;
   readonly #users: UserStore;
@@ -152,17 +156,14 @@ export class NpmAccounts {
   /**
    * `POST /-/v1/login` (npm ≥ 9 tries this first, for `npm login` and `npm adduser`). With auth
    * off it answers at once: `loginUrl` is a page saying there is nothing to do, and `doneUrl`
-   * answers 200 with an anonymous token on the first poll, so npm finishes without a browser or
-   * a prompt. With auth on there is no web flow here: 404 makes npm fall back to the
+   * answers 200 with an anonymous token on the first poll, so npm finishes by itself (it still
+   * prints `Login at:` and `loginUrl`: npm's opener always does). With auth on there is no web flow here: 404 makes npm fall back to the
    * username/password login (its "web login not supported" path).
    * `mountUrl` is the repository's public base URL without a trailing slash.
    */
   webLogin(mountUrl: string): Json {
     if (this.#policy.authEnabled()) {
-      throw new RegistryError(
-        'NOT_FOUND',
-        'web login is not supported by this registry: log in with a username and password',
-      );
+      throw new RegistryError('NOT_FOUND', NO_WEB_LOGIN);
     }
     return { loginUrl: `${mountUrl}${WEB_LOGIN_OPEN}`, doneUrl: `${mountUrl}${WEB_LOGIN_DONE}` };
   }
@@ -170,7 +171,7 @@ export class NpmAccounts {
   /** The `doneUrl` poll: `{ token }` while auth is off (404 once it is on). */
   webLoginDone(): Json {
     if (this.#policy.authEnabled()) {
-      throw new RegistryError('NOT_FOUND', 'web login is not supported by this registry');
+      throw new RegistryError('NOT_FOUND', NO_WEB_LOGIN);
     }
     return { token: anonymousToken() };
   }
@@ -180,11 +181,16 @@ export class NpmAccounts {
     return this.#policy.authEnabled();
   }
 
-  /** The text shown at `loginUrl`. */
+  /**
+   * The text shown at `loginUrl` while auth is off. With auth on 404, as the other two web-login
+   * routes (it answered 200 with the refusal as text, which docs/npm.md called a 404: trial 35
+   * newB F6); npm never asks for this page, a browser shows the message either way.
+   */
   webLoginPage(): string {
-    return this.#policy.authEnabled()
-      ? 'web login is not supported by this registry: log in with a username and password\n'
-      : 'Authentication is disabled on this registry ([auth] enabled = false): npm has been given an anonymous token and needs nothing else.\n';
+    if (this.#policy.authEnabled()) {
+      throw new RegistryError('NOT_FOUND', NO_WEB_LOGIN);
+    }
+    return 'Authentication is disabled on this registry ([auth] enabled = false): npm has been given an anonymous token and needs nothing else.\n';
   }
 
   async profile(urlName: string, principal: Principal): Promise<Json> {

@@ -3,7 +3,7 @@
  * nginx configuration is the ordinary one with the harsh choices an operator may make: answers
  * without `Cache-Control` are kept 10 minutes (`proxy_cache_valid 200 10m`), the cache key is
  * nginx's default (no Host in it), the client's `Host` is passed on (`$http_host`) and so is the
- * client's own `X-Forwarded-Host` (nginx on loopback is one of `[auth] trusted_proxies`), and no
+ * client's own `X-Forwarded-Host` (nginx on loopback is listed in `[auth] trusted_proxies`), and no
  * `[server] public_url` is set. Auth is on with anonymous reads, and rules reserve `@corp/*` (npm)
  * and `private/**` (raw) for olga; raw files say `public, max-age=600` (`[raw] cache_control`,
  * as an operator serving release downloads might set it).
@@ -26,7 +26,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { curl, curlHeaders } from '../../helpers/curl.ts';
 import { runNginx, type NginxProcess } from '../../helpers/nginx.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { missingTools } from '../../helpers/tools.ts';
 import { OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, sha256 } from '../../integration/oci/helpers.ts';
@@ -51,6 +51,7 @@ describe('behind nginx proxy_cache', { skip: missingTools('nginx', 'curl') }, ()
           enabled: true,
           anonymous_read: true,
           docker_anon_pull: true,
+          trusted_proxies: [...LOOPBACK_PROXY],
           rules: [
             {
               repositories: ['npm-hosted'],

@@ -59,6 +59,18 @@ describe('npm defaults with auth off (real npm)', { skip: missingTools('npm') },
       const login = await npm([command], tmp.path, false);
       assert.equal(login.code, 0, `${login.stdout}\n${login.stderr}`);
       assert.match(login.stdout + login.stderr, /Logged in/);
+      // What README says the user sees (trial 35 newB F5): npm's web login always prints the
+      // page's address, though nothing is to be done there; it finishes by itself.
+      const address = `${registry}-/v1/login/open`.replace(/[.?]/g, '\\$&');
+      assert.match(
+        login.stdout,
+        new RegExp(
+          `^${command === 'login' ? 'Login at' : 'Create your account at'}:\\n${address}\\nLogged in on ${registry.replace(/[.]/g, '\\.')}\\.\\n$`,
+        ),
+      );
+      const page = await fetch(`${registry}-/v1/login/open`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /needs nothing else/);
       const npmrc = await fs.readFile(path.join(tmp.path, 'home', '.npmrc'), 'utf8');
       assert.match(npmrc, /_authToken=nora_anonymous_/);
       // The documented flow ends cleanly: the anonymous token is "anonymous", not an E401.

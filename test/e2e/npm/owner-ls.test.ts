@@ -28,6 +28,17 @@ function npmEnv(home: string): NodeJS.ProcessEnv {
   });
 }
 
+/** Runs npm as the user whose HOME is `home`, against `registry`; never throws on its exit. */
+const npmAt =
+  (registry: string) =>
+  (home: string, args: string[], cwd = home) =>
+    run('npm', [...args, '--registry', registry], {
+      cwd,
+      env: npmEnv(home),
+      timeoutMs: TIMEOUT,
+      check: false,
+    });
+
 describe(
   'npm owner ls / npm view / npm search: maintainers without an e-mail, publishers from the token',
   { skip: missing },
@@ -50,13 +61,7 @@ describe(
         await server.app.context.identity.users.create('sam', 'sam-pw-1', 'sam@example.invalid');
         const registry = `${server.url}/npm/`;
         const nerfDart = registry.replace(/^https?:/, '');
-        const npm = (home: string, args: string[], cwd = home) =>
-          run('npm', [...args, '--registry', registry], {
-            cwd,
-            env: npmEnv(home),
-            timeoutMs: TIMEOUT,
-            check: false,
-          });
+        const npm = npmAt(registry);
         for (const [user, password, pkg] of [
           ['hanna', 'hanna-pw', '@own/lib'],
           ['sam', 'sam-pw-1', 'sam-lib'],
@@ -103,6 +108,42 @@ describe(
           assert.match(search.stdout, new RegExp(` by ${user}\\n`), search.stdout);
           assert.match(search.stdout, new RegExp(`Maintainers: ${user}\\n`), search.stdout);
         }
+      },
+    );
+
+    // Trial 35 newB F7: README said `npm owner ls` shows who published, which is so with auth on
+    // only. With auth off a publish is anonymous and records no one (a made-up "anonymous"
+    // maintainer would look like an account): what npm prints then, as README now says.
+    test(
+      'auth off: nobody recorded, "no admin found" and "by ???"',
+      { timeout: 300_000 },
+      async () => {
+        await using tmp = await tempDir('nora-e2e-owner-off-');
+        await using server = await startTestServer();
+        const registry = `${server.url}/npm/`;
+        const home = path.join(tmp.path, 'home');
+        await fs.mkdir(home, { recursive: true });
+        await writeUserNpmrc(home, registry, []);
+        const asHome = npmAt(registry);
+        const npm = (args: string[], cwd = home) => asHome(home, args, cwd);
+        const login = await npm(['login']);
+        assert.equal(login.code, 0, login.stderr);
+        const dir = path.join(home, 'pkg');
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(
+          path.join(dir, 'package.json'),
+          JSON.stringify({ name: 'nobodys-lib', version: '1.0.0', license: 'MIT' }),
+        );
+        const published = await npm(['publish'], dir);
+        assert.equal(published.code, 0, published.stderr);
+        const owners = await npm(['owner', 'ls', 'nobodys-lib']);
+        assert.equal(owners.code, 0, owners.stderr);
+        assert.equal(owners.stdout.trim(), 'no admin found');
+        const search = await npm(['search', 'nobodys-lib']);
+        assert.equal(search.code, 0, search.stderr);
+        assert.match(search.stdout, /Version 1\.0\.0 published \S+ by \?\?\?\n/, search.stdout);
+        const publisher = await npm(['view', 'nobodys-lib', '_npmUser']);
+        assert.equal(publisher.stdout.trim(), '', publisher.stdout);
       },
     );
   },

@@ -1,6 +1,6 @@
 /**
  * npm through a reverse proxy in front of NORA, as the production guide deploys it: the proxy
- * (on loopback, so trusted by the default `[auth] trusted_proxies`) sends X-Forwarded-For, -Proto
+ * (on loopback, listed in `[auth] trusted_proxies` as the guide says) sends X-Forwarded-For, -Proto
  * and -Host. A token restricted to the client's range works through the proxy and not around it,
  * and the tarball URLs in packuments point at the proxy, so npm fetches every tarball through it.
  */
@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { NpmHttp } from '../../integration/npm/client.ts';
 import { NpmCli } from './clients.ts';
@@ -28,7 +28,14 @@ describe('npm behind a trusted reverse proxy', { skip: new NpmCli().missing }, a
 
   before(async () => {
     nora = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: true, allow_registration: true } },
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          allow_registration: true,
+          trusted_proxies: [...LOOPBACK_PROXY],
+        },
+      },
     });
     const target = new URL(nora.url);
     front = http.createServer((req, res) => {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -41,7 +41,14 @@ describe('a locked address gets 429 without credentials too', () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: true, public_metrics: true } },
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          public_metrics: true,
+          trusted_proxies: [...LOOPBACK_PROXY],
+        },
+      },
     });
     await server.app.context.identity.users.create('alice', 'alice-password', undefined);
     const put = await fetch(`${server.url}/raw/pub/a.txt`, {

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -27,7 +27,9 @@ async function postForm(server: TestServer, from: string, form = FORM) {
 describe('POST /v2/token during a lockout', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ config: { auth: { enabled: true } } });
+    server = await startTestServer({
+      config: { auth: { enabled: true, trusted_proxies: [...LOOPBACK_PROXY] } },
+    });
     await server.app.context.identity.users.create('erin', 'erin-password', undefined);
   });
   after(async () => {

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { makeZip } from '../pypi/fixtures.ts';
 
 const jar = makeZip([
@@ -32,7 +32,9 @@ const pom = (artifactId: string, version: string, packaging = 'jar') =>
 describe('Maven: after a refused main archive, its POM is refused, no version listed', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ config: { maven: { proxies: [] } } });
+    server = await startTestServer({
+      config: { maven: { proxies: [] }, auth: { trusted_proxies: [...LOOPBACK_PROXY] } },
+    });
   });
   after(() => server.close());
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { NpmHttp } from './client.ts';
 import { publishBody } from './fixtures.ts';
 
@@ -17,7 +17,10 @@ describe('npm accounts and tokens (auth enabled)', () => {
 
   before(async () => {
     server = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: true, allow_registration: true } },
+      // anonymous_read: on (the default). The X-Forwarded-For test plays a proxy on this host.
+      config: {
+        auth: { enabled: true, allow_registration: true, trusted_proxies: [...LOOPBACK_PROXY] },
+      },
     });
     anon = new NpmHttp(`${server.url}/npm`);
   });
@@ -262,7 +265,7 @@ describe('npm accounts and tokens (auth enabled)', () => {
         headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor },
         remoteAddress: peer,
       });
-    // Default trusted_proxies: loopback (a proxy on the same host).
+    // trusted_proxies: loopback (a proxy on the same host; not the default, which is none).
     assert.equal((await whoami('127.0.0.1', '10.1.2.3')).statusCode, 200);
     assert.equal((await whoami('::1', '10.1.2.3')).statusCode, 200);
     // Chains are walked from the right past trusted hops only: the first untrusted one counts.
@@ -330,7 +333,7 @@ describe('[auth] trusted_proxies', () => {
     );
     const { config } = parseConfigObject({}, { NORA_AUTH_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' });
     assert.deepEqual(config.auth.trusted_proxies, ['10.0.0.0/8', 'fd00::/8']);
-    assert.deepEqual(parseConfigObject({}, {}).config.auth.trusted_proxies, ['127.0.0.1', '::1']);
+    assert.deepEqual(parseConfigObject({}, {}).config.auth.trusted_proxies, []);
   });
 });
 
@@ -339,7 +342,10 @@ describe('npm self-registration off ([auth] allow_registration = false, the defa
 
   before(async () => {
     server = await startTestServer({
-      config: { auth: { enabled: true, allow_registration: true } },
+      // The test client stands for many clients (X-Forwarded-For) behind a proxy on this host.
+      config: {
+        auth: { enabled: true, allow_registration: true, trusted_proxies: [...LOOPBACK_PROXY] },
+      },
     });
     // An account made while registration was open, then registration closed by a reload.
     assert.equal((await new NpmHttp(`${server.url}/npm`).login('gina', 'gina-pass')).status, 201);

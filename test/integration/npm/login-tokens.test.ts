@@ -60,6 +60,10 @@ describe('npm login with auth off', () => {
     const client = new NpmHttp(`${secured.url}/npm`);
     assert.equal((await client.request('POST', '/-/v1/login', {})).status, 404);
     assert.equal((await client.request('GET', '/-/v1/login/done')).status, 404);
+    // The page too, as docs/npm.md says (it answered 200: trial 35 newB F6), saying what to do.
+    const page = await fetch(`${secured.url}/npm/-/v1/login/open`);
+    assert.equal(page.status, 404);
+    assert.match(await page.text(), /log in with a username and password/);
     // Registration off (the default): an unknown name gets the wrong-password 401.
     assert.equal((await client.login('nobody-here', 'whatever')).status, 401);
   });

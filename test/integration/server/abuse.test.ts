@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseConfigObject } from '../../../src/config/load.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { missingTools, run } from '../../helpers/tools.ts';
 
 const basic = (user: string, password: string) =>
@@ -54,7 +54,9 @@ function assertRetryAfter(value: string | null | undefined): void {
 describe('rate limits per client address', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ config: { rate_limit: LIMITS } });
+    server = await startTestServer({
+      config: { rate_limit: LIMITS, auth: { trusted_proxies: [...LOOPBACK_PROXY] } },
+    });
   });
   after(async () => {
     await server.close();
@@ -172,7 +174,14 @@ describe('failed-login lockout and public system routes (auth enabled)', () => {
   let verifications = 0;
   before(async () => {
     server = await startTestServer({
-      config: { auth: { enabled: true, anonymous_read: true, public_metrics: false } },
+      config: {
+        auth: {
+          enabled: true,
+          anonymous_read: true,
+          public_metrics: false,
+          trusted_proxies: [...LOOPBACK_PROXY],
+        },
+      },
     });
     const users = server.app.context.identity.users;
     await users.create('alice', 'alice-password', undefined);
@@ -336,7 +345,9 @@ describe('failed-login lockout and public system routes (auth enabled)', () => {
 
 describe('public_metrics = true (the default) with auth enabled', () => {
   test('/metrics answers anonymous scrapes and ignores a wrong credential', async () => {
-    await using server = await startTestServer({ config: { auth: { enabled: true } } });
+    await using server = await startTestServer({
+      config: { auth: { enabled: true, trusted_proxies: [...LOOPBACK_PROXY] } },
+    });
     assert.equal((await get(server, '/metrics', '10.6.0.1')).status, 200);
     const wrong = await get(server, '/metrics', '10.6.0.1', { authorization: 'Bearer nope' });
     assert.equal(wrong.status, 200);

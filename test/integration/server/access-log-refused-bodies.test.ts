@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { makeSdist, MULTIPART, multipartBody, twineFields } from '../pypi/fixtures.ts';
 
 type Line = Record<string, unknown>;
@@ -54,7 +54,11 @@ describe('access lines of bodies refused mid-stream', () => {
 
   before(async () => {
     server = await startTestServer({
-      config: { pypi: { max_upload_mb: 1 }, helm: { max_upload_mb: 1 } },
+      config: {
+        pypi: { max_upload_mb: 1 },
+        helm: { max_upload_mb: 1 },
+        auth: { trusted_proxies: [...LOOPBACK_PROXY] },
+      },
       env: { NORA_PYPI_PROXY: 'none' },
       logLevel: 'info',
       logStream: {
@@ -80,7 +84,7 @@ describe('access lines of bodies refused mid-stream', () => {
       {
         ...headers,
         'x-request-id': id,
-        // From a trusted proxy (the default trusted_proxies: loopback): this is the client.
+        // From a trusted proxy (trusted_proxies: loopback): this is the client.
         'x-forwarded-for': '198.51.100.9',
         'user-agent': 'refusal-test/1.0',
       },

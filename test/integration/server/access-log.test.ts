@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { createHash } from 'node:crypto';
 import { auditFile, untilEvents } from '../../e2e/audit/helpers.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 type Line = Record<string, unknown>;
@@ -55,8 +55,10 @@ describe('access log: client, principal, user agent; lockout warnings', () => {
       `alice:${bcrypt.hashSync('alice-pw', 4).replace(/^\$2b\$/, '$2y$')}\n`,
     );
     server = await startTestServer({
-      // trusted_proxies default: 127.0.0.1 and ::1, so the tests' X-Forwarded-For counts.
-      config: { auth: { enabled: true, htpasswd_file: file } },
+      // trusted_proxies: 127.0.0.1 and ::1, so the tests' X-Forwarded-For counts.
+      config: {
+        auth: { enabled: true, htpasswd_file: file, trusted_proxies: [...LOOPBACK_PROXY] },
+      },
       logLevel: 'info',
       logStream: {
         write(line: string) {

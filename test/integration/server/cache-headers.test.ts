@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { send } from '../../helpers/send.ts';
-import { startTestServer, type TestServer } from '../../helpers/server.ts';
+import { LOOPBACK_PROXY, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { crateBody } from '../cargo/fixtures.ts';
 import { publishBody as npmPublishBody } from '../npm/fixtures.ts';
 import { Client, startOciServer } from '../oci/helpers.ts';
@@ -86,6 +86,8 @@ describe('caching headers: host-dependent answers (no public_url)', () => {
         pypi: { proxy: '' },
         maven: { proxies: [] },
         go: { proxy: '' },
+        // The test client plays a reverse proxy on this host (X-Forwarded-Host).
+        auth: { trusted_proxies: [...LOOPBACK_PROXY] },
       },
     });
     const crate = await fetch(`${server.url}/cargo/api/v1/crates/new`, {
