@@ -170,16 +170,17 @@ const authSchema = z.strictObject({
    * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For, -Proto and -Host are
    * believed: the client address that token ranges are checked against, and the scheme and host
    * of URLs handed to clients. A request from any other address is taken at its socket address,
-   * whatever its headers claim. Default: none. NORA's is loopback (a proxy on the same host), but
-   * that lets any process on the host pick its address (past a token's range and the failed-login
-   * lockout: trial 35 newB F1); an unlisted peer sending these headers is logged once instead
-   * (http/untrusted-forward.ts), so a reverse-proxy deployment learns to list its proxy.
+   * whatever its headers claim. NORA's default: loopback only (a proxy on the same host, as the
+   * production guide deploys Caddy or nginx). The chain is read from the right
+   * (http/client-address.ts), so a client behind that proxy cannot pick its address; a process on
+   * the server's host can (docs/auth.md: set it empty when no proxy runs there). An unlisted peer
+   * sending these headers is logged once (http/untrusted-forward.ts; trial 35 newB F1).
    */
   /** `[auth.groups]`: group name → user names, for rules that name groups. */
   groups: z.record(z.string(), z.array(z.string().min(1))).default({}),
   /** `[[auth.rules]]`: per-repository and per-path permissions (docs/auth.md "Permissions"). */
   rules: z.array(ruleSchema).default([]),
-  // An empty NORA_AUTH_TRUSTED_PROXIES means none (trust no forwarded header), as the default.
+  // An empty NORA_AUTH_TRUSTED_PROXIES means none (trust no forwarded header), not the default.
   trusted_proxies: withMeta(
     z
       .preprocess(
@@ -194,7 +195,7 @@ const authSchema = z.strictObject({
           }
         }),
       )
-      .default([]),
+      .default(['127.0.0.1', '::1']),
     { emptyIsValue: true },
   ),
   /** CI workload identity: OIDC ID tokens from CI platforms (src/auth/oidc.ts). */

@@ -1,12 +1,12 @@
 /**
  * The log line that tells an operator their reverse proxy is not trusted (trial 35 newB F1).
- * `[auth] trusted_proxies` is empty by default: forwarded headers are believed from no peer, so
- * no process on the server's host can pick the client address that token address ranges, the
- * failed-login lockout and rate limits see. A reverse-proxy deployment that has not listed its
- * proxy then sees every client as the proxy; the first request from an unlisted peer carrying
- * `X-Forwarded-For`, `-Proto` or `-Host` is logged (warn, once per peer address, for at most
- * MAX_PEERS addresses per configuration), naming the setting to change. Checked in the
- * onRequest hook (hooks.ts) and for answers the memo gives before Fastify (app.ts, `answered`).
+ * Forwarded headers are believed only from `[auth] trusted_proxies` (default loopback, as NORA:
+ * a proxy on the same host). A proxy on another host that has not been listed, or one on this
+ * host after the list was emptied, makes every client count as the proxy's address; the first
+ * request from an unlisted peer carrying `X-Forwarded-For`, `-Proto` or `-Host` is logged (warn,
+ * once per peer address, for at most MAX_PEERS addresses per configuration), naming the setting
+ * to change. Checked in the onRequest hook (hooks.ts) and for answers the memo gives before
+ * Fastify (app.ts, `answered`).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -49,7 +49,7 @@ export class UntrustedForwardNotice {
     const present = FORWARDED.filter((name) => headers[name] !== undefined);
     this.logged.add(peer);
     this.warn(
-      `a request from ${peer} carries ${present.map((name) => SPELLED[name]).join(', ')}, ignored: ${peer} is not in [auth] trusted_proxies (NORA_AUTH_TRUSTED_PROXIES, empty by default). Behind a reverse proxy, list its address (trusted_proxies = ["127.0.0.1", "::1"] for one on this host) or every client counts as the proxy's address for rate limits, the failed-login lockout and token address ranges, and URLs handed out keep this server's own scheme and host unless public_url is set; without one, a client is choosing its own address. Logged once per address`,
+      `a request from ${peer} carries ${present.map((name) => SPELLED[name]).join(', ')}, ignored: ${peer} is not in [auth] trusted_proxies (NORA_AUTH_TRUSTED_PROXIES, default 127.0.0.1,::1). If ${peer} is your reverse proxy, list it, or every client counts as the proxy's address for rate limits, the failed-login lockout and token address ranges, and URLs handed out keep this server's own scheme and host unless public_url is set; if it is not, a client is choosing its own address. Logged once per address`,
     );
   }
 

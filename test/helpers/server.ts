@@ -132,7 +132,7 @@ export function publicPorts(...ports: number[]): AddressPolicy {
 
 /**
  * `[auth] trusted_proxies` for tests that play a reverse proxy on this host: the test client
- * (127.0.0.1 or ::1) sends `X-Forwarded-For` for the clients it stands for. Not the default,
- * which trusts no proxy (trial 35 newB F1).
+ * (127.0.0.1 or ::1) sends `X-Forwarded-For` for the clients it stands for. The default too
+ * (NORA's); listed so these tests keep their proxy if the default ever changes.
  */
 export const LOOPBACK_PROXY: readonly string[] = ['127.0.0.1', '::1'];

@@ -1,8 +1,9 @@
 /**
  * npm through a reverse proxy in front of NORA, as the production guide deploys it: the proxy
- * (on loopback, listed in `[auth] trusted_proxies` as the guide says) sends X-Forwarded-For, -Proto
- * and -Host. A token restricted to the client's range works through the proxy and not around it,
- * and the tarball URLs in packuments point at the proxy, so npm fetches every tarball through it.
+ * (on loopback, trusted by the default `[auth] trusted_proxies`, listed here too) sends
+ * X-Forwarded-For, -Proto and -Host. A token restricted to the client's range works through the
+ * proxy and not around it, and the tarball URLs in packuments point at the proxy, so npm fetches
+ * every tarball through it.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';

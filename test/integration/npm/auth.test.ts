@@ -265,7 +265,7 @@ describe('npm accounts and tokens (auth enabled)', () => {
         headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor },
         remoteAddress: peer,
       });
-    // trusted_proxies: loopback (a proxy on the same host; not the default, which is none).
+    // trusted_proxies: loopback (a proxy on the same host; NORA's default).
     assert.equal((await whoami('127.0.0.1', '10.1.2.3')).statusCode, 200);
     assert.equal((await whoami('::1', '10.1.2.3')).statusCode, 200);
     // Chains are walked from the right past trusted hops only: the first untrusted one counts.
@@ -333,7 +333,7 @@ describe('[auth] trusted_proxies', () => {
     );
     const { config } = parseConfigObject({}, { NORA_AUTH_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' });
     assert.deepEqual(config.auth.trusted_proxies, ['10.0.0.0/8', 'fd00::/8']);
-    assert.deepEqual(parseConfigObject({}, {}).config.auth.trusted_proxies, []);
+    assert.deepEqual(parseConfigObject({}, {}).config.auth.trusted_proxies, ['127.0.0.1', '::1']);
   });
 });
 

@@ -369,10 +369,10 @@ test('every example config shipped in the repo is valid', async () => {
   }
 });
 
-test('trusted_proxies: none by default (trial 35 newB F1); an empty variable is none too', async () => {
+test('an empty NORA_AUTH_TRUSTED_PROXIES trusts no proxy (not the loopback default)', async () => {
   const cwd = os.tmpdir();
   const unset = await loadConfig({ cwd, env: { NORA_CONFIG_PATH: '' } });
-  assert.deepEqual(unset.config.auth.trusted_proxies, []);
+  assert.deepEqual(unset.config.auth.trusted_proxies, ['127.0.0.1', '::1']);
   const empty = await loadConfig({ cwd, env: { NORA_AUTH_TRUSTED_PROXIES: '' } });
   assert.deepEqual(empty.config.auth.trusted_proxies, []);
   const set = await loadConfig({
