@@ -125,6 +125,14 @@ describe('answer memo, auth off', () => {
       assert.equal((await send(port, 'GET', '/raw/m/larger.bin')).body, larger);
     }
     assert.equal(await memoHits(server), before);
+    // The whole read of `second` was released when its answer was sent: after a write (the kept
+    // answer stale), asking twice again reads it whole and keeps it.
+    assert.equal((await send(port, 'PUT', '/raw/m/other.txt', {}, 'x')).status, 201);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    const kept = await memoHits(server);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    assert.equal(await memoHits(server), kept + 1);
   });
 
   test('a write makes kept answers stale at once (read after write)', async () => {
