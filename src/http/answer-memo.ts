@@ -123,6 +123,14 @@ const SWEEP_MS = 2000;
 
 const DEFAULTS = { maxBytes: 32 * 1024 * 1024, maxEntryBytes: 1024 * 1024, maxAgeMs: 1000 };
 
+/**
+ * Whole reads (admitsWhole) in flight at once, in largest entries (maxEntryBytes): each is a
+ * fresh buffer outside the entries' budget until its answer is sent (code review, thirtieth
+ * session: a burst, or writes that keep record() from keeping the body, read about every other
+ * request whole, memory growing with concurrency × 1 MiB).
+ */
+const WHOLE_READS_IN_ENTRIES = 4;
+
 /** Keys of large answers asked for lately that `admitsWhole` remembers (oldest dropped first). */
 const ASKED_LARGE_KEYS = 1024;
 
@@ -137,6 +145,12 @@ export class AnswerMemo {
   #open = true;
   /** Keys of large answers sent streamed lately → when (ms): see admitsWhole. */
   readonly #askedLarge = new Map<string, number>();
+  /** Keys of answers admitted whole and not sent yet → their bytes (admitsWhole, wholeSent). */
+  readonly #readingWhole = new Map<string, number>();
+  /** The sum of #readingWhole's bytes: fresh buffers outside the entries' budget. */
+  #readingWholeBytes = 0;
+  /** The most #readingWholeBytes may reach (WHOLE_READS_IN_ENTRIES × maxEntryBytes). */
+  readonly #maxReadingWholeBytes: number;
   /** Drops expired entries while any are held, so a burst's answers do not stay in memory. */
   #sweeper: NodeJS.Timeout | undefined;
 
@@ -145,6 +159,7 @@ export class AnswerMemo {
     const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
     this.#entries = new ByteLru<string, Entry>(maxBytes, (entry) => entry.bytes);
     this.#maxEntryBytes = options.maxEntryBytes ?? DEFAULTS.maxEntryBytes;
+    this.#maxReadingWholeBytes = WHOLE_READS_IN_ENTRIES * this.#maxEntryBytes;
     this.#maxAgeMs = options.maxAgeMs ?? DEFAULTS.maxAgeMs;
     this.#now = options.now ?? Date.now;
     this.#freshSeconds = options.freshSeconds;
@@ -215,7 +230,9 @@ export class AnswerMemo {
    * copied into a fresh one (above glibc's mmap threshold, a fresh buffer is a run of page
    * faults: docs/performance.md); a file asked for again and again is then read once per entry
    * life (maxAgeMs) and sent from memory in between, without Fastify, the file read or the
-   * thread pool.
+   * thread pool. Bounded: one whole read per key at a time, and at most
+   * WHOLE_READS_IN_ENTRIES × maxEntryBytes of them in flight; past that the answer streams (the
+   * ask stays noted). A true must be followed by wholeSent(req) once the answer is sent or fails.
    */
   admitsWhole(req: IncomingMessage, bytes: number): boolean {
     if (!this.#open || bytes > this.#maxEntryBytes) return false;
@@ -223,7 +240,15 @@ export class AnswerMemo {
     const now = this.#now();
     const asked = this.#askedLarge.get(key);
     if (asked !== undefined && now - asked <= 2 * this.#maxAgeMs) {
+      if (
+        this.#readingWhole.has(key) ||
+        this.#readingWholeBytes + bytes > this.#maxReadingWholeBytes
+      ) {
+        return false;
+      }
       this.#askedLarge.delete(key);
+      this.#readingWhole.set(key, bytes);
+      this.#readingWholeBytes += bytes;
       return true;
     }
     this.#askedLarge.delete(key);
@@ -233,6 +258,15 @@ export class AnswerMemo {
       if (oldest.done !== true) this.#askedLarge.delete(oldest.value);
     }
     return false;
+  }
+
+  /** Ends the whole read admitsWhole admitted for `req` (its answer sent, or failed). */
+  wholeSent(req: IncomingMessage): void {
+    const key = keyOf(req);
+    const bytes = this.#readingWhole.get(key);
+    if (bytes === undefined) return;
+    this.#readingWhole.delete(key);
+    this.#readingWholeBytes -= bytes;
   }
 
   /**
@@ -405,13 +439,21 @@ export function memoizeAnswer(
 }
 
 /**
- * For a handler about to stream a stored body of `bytes` as the answer to `request`: true when
+ * For a handler about to stream a stored body of `bytes` as the answer `reply`: true when
  * it should read the body whole and send it as a Buffer, so the answer memo keeps it
  * (AnswerMemo.admitsWhole: only an answer the handler memoized with `memoizeAnswer`, asked for
  * again within 2 s, of at most the memo's largest entry). False without a memo or a mark.
  */
-export function keepsWhole(request: FastifyRequest, bytes: number): boolean {
+export function keepsWhole(reply: FastifyReply, bytes: number): boolean {
+  const request = reply.request;
   const mark = (request as MarkedRequest)[MARK];
   if (mark === undefined || mark.expiresAt === 0) return false;
-  return mark.memo.admitsWhole(request.raw, bytes);
+  if (!mark.memo.admitsWhole(request.raw, bytes)) return false;
+  // The buffer is in flight until the response is done: 'close' comes after it is sent, cut or
+  // failed.
+  const memo = mark.memo;
+  reply.raw.once('close', () => {
+    memo.wholeSent(request.raw);
+  });
+  return true;
 }

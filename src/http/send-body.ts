@@ -90,7 +90,7 @@ export function sendBody(
     return reply.send(body);
   const stream = body;
   const size = wholeFileSize(file, reply);
-  if (size !== undefined && keepsWhole(reply.request, size)) {
+  if (size !== undefined && keepsWhole(reply, size)) {
     return readWhole(file, size).then(
       (bytes) => sendWhole(reply, bytes, stream),
       (err: unknown) => {

@@ -222,7 +222,7 @@ class WindowBytes implements ZipBytes {
 }
 
 /**
- * centralDirectory (strict: an upload's rules) of the zip file at `zipPath`, `size` bytes, read
+ * centralDirectory (`strict`: an upload's rules) of the zip file at `zipPath`, `size` bytes, read
  * from its end: the tail first, then back to where the records say the zip64 end record or the
  * directory starts (each read reaches further back, so at most a few). Memory is the directory
  * and end records, never an entry's data; more than MAX_DIRECTORY_BYTES of them is refused
@@ -231,6 +231,7 @@ class WindowBytes implements ZipBytes {
 async function centralDirectoryOfFile(
   zipPath: string,
   size: number,
+  strict = true,
 ): Promise<CentralEntry[] | string> {
   const handle = await fs.open(zipPath, 'r');
   try {
@@ -243,7 +244,7 @@ async function centralDirectoryOfFile(
       const { bytesRead } = await handle.read(bytes, 0, bytes.length, base);
       if (bytesRead !== bytes.length) return 'unexpected EOF';
       try {
-        return centralDirectory(new WindowBytes(bytes, base), true);
+        return centralDirectory(new WindowBytes(bytes, base), strict);
       } catch (err) {
         if (!(err instanceof BelowWindow) || err.at >= base || err.at < 0) throw err;
         base = err.at;
@@ -438,12 +439,38 @@ async function checkEntries(
   let i = 0;
   for await (const entry of zip.eachEntry()) {
     const record = directory[i++] as CentralEntry;
+    // yauzl found its directory by its own reading of the end records: each entry it streams
+    // must be the record judged here (same name, offset, sizes, method), or the data checked
+    // would not be the data `go` reads.
+    if (!sameRecord(entry, record)) {
+      throw invalid(
+        `entry ${i}: the central directory read for the check and the one streamed differ (${JSON.stringify(record.fileName.slice(0, 200))})`,
+      );
+    }
     const name = rules.entry(record.fileName, unixFileType(record), record.uncompressedSize);
     if (name === undefined) continue;
     const data = await inflate(zip, entry, name, name === 'go.mod');
     if (name === 'go.mod') goMod = data;
   }
   return rules.finish(goMod);
+}
+
+/**
+ * Whether yauzl's `entry` is the central directory record `record`: the same local header,
+ * sizes, method, flags and CRC-32, and with `names` (an upload's, read as bytes: decodeStrings
+ * false) the same name read as UTF-8.
+ */
+function sameRecord(entry: yauzl.Entry, record: CentralEntry, names = true): boolean {
+  const name = entry.fileName as unknown as Buffer | string;
+  return (
+    (!names || (typeof name === 'string' ? name : name.toString('utf8')) === record.fileName) &&
+    entry.relativeOffsetOfLocalHeader === record.relativeOffsetOfLocalHeader &&
+    entry.compressedSize === record.compressedSize &&
+    entry.uncompressedSize === record.uncompressedSize &&
+    entry.compressionMethod === record.compressionMethod &&
+    entry.generalPurposeBitFlag === record.generalPurposeBitFlag &&
+    entry.crc32 >>> 0 === record.crc32 >>> 0
+  );
 }
 
 /**
@@ -583,6 +610,10 @@ export async function zipIntegrityProblem(
   source: Buffer | readonly Buffer[] | string,
 ): Promise<string | undefined> {
   if (typeof source !== 'string') return zipIntegrityProblemInMemory(new ChunkedBytes(source));
+  // The directory `go` reads (centralDirectory's rules) is found first; yauzl, which finds its
+  // own, must then stream the same records, so the entries checked are the ones `go` extracts.
+  const directory = await centralDirectoryOfFile(source, (await fs.stat(source)).size, false);
+  if (typeof directory === 'string') return directory;
   const options = {
     lazyEntries: true,
     autoClose: false,
@@ -598,10 +629,17 @@ export async function zipIntegrityProblem(
   }
   try {
     if (zip.entryCount > MAX_ENTRIES) return `more than ${MAX_ENTRIES} entries`;
+    if (zip.entryCount !== directory.length) {
+      return `the end record counts ${zip.entryCount} entries, read ${directory.length}`;
+    }
+    let i = 0;
     // Bounds the inflating (each entry must inflate to exactly its declared size): `go` refuses
     // module contents over MAX_ZIP_FILE anyway, and a small zip may claim gigabytes.
     let contents = 0;
     for await (const entry of zip.eachEntry()) {
+      if (!sameRecord(entry, directory[i++] as CentralEntry, false)) {
+        return `entry ${i}: the central directory read for the check and the one streamed differ`;
+      }
       if (entry.fileName.endsWith('/')) continue;
       contents += entry.uncompressedSize;
       if (contents > MAX_ZIP_FILE) return CONTENTS_TOO_LARGE;
@@ -858,16 +896,38 @@ function centralDirectory(zip: ZipBytes, strict = false): CentralEntry[] | strin
   }
   let disk = zip.readUInt16LE(end + 4);
   let count = zip.readUInt16LE(end + 10);
+  let size = zip.readUInt32LE(end + 12);
   let offset = zip.readUInt32LE(end + 16);
+  // Where the directory must end: the end record, or the zip64 end record when it is read.
+  let directoryEnd = end;
+  // Go's archive/zip (readDirectoryEnd, findDirectory64End) reads the zip64 end record only
+  // when the end record's count or offset is saturated and the locator names disk 0 of 1
+  // disks; yauzl reads it whenever the locator's signature is there. A zip where the two
+  // differ would be judged by one directory and read by `go` through another (code review,
+  // thirtieth session): refused. Go 1.19 also takes a directory size of 0xffff as saturated,
+  // which a newer reader may not: a locator with only that is refused too.
   const locator = end - ZIP64_LOCATOR_BYTES;
   if (locator >= 0 && zip.readUInt32LE(locator) === ZIP64_LOCATOR_SIGNATURE) {
+    const saturated = count === 0xffff || offset === U32_MAX;
+    const oneDisk = zip.readUInt32LE(locator + 4) === 0 && zip.readUInt32LE(locator + 16) === 1;
+    if (!saturated || !oneDisk) {
+      return 'zip64 end of central directory locator without a saturated end record (zip readers disagree on which central directory it names)';
+    }
     const at = readU64(zip, locator + 8);
     if (!(at + ZIP64_EOCD_BYTES <= zip.length) || zip.readUInt32LE(at) !== ZIP64_EOCD_SIGNATURE) {
       return 'invalid zip64 end of central directory record signature';
     }
     disk = zip.readUInt32LE(at + 16);
     count = readU64(zip, at + 32);
+    size = readU64(zip, at + 40);
     offset = readU64(zip, at + 48);
+    directoryEnd = at;
+  }
+  // Go reads the directory at (where it must end − its size) and takes any difference from the
+  // offset as data prepended to the archive; yauzl reads it at the offset. Only a directory
+  // that ends where the end records start is read the same by both.
+  if (offset + size !== directoryEnd) {
+    return `the central directory (offset ${offset}, ${size} bytes) does not end where the end record starts (${directoryEnd})`;
   }
   if (disk !== 0) return `multi-disk zip files are not supported: found disk number: ${disk}`;
   if (!(count <= MAX_ENTRIES)) return `more than ${MAX_ENTRIES} entries`;

@@ -125,6 +125,14 @@ describe('answer memo, auth off', () => {
       assert.equal((await send(port, 'GET', '/raw/m/larger.bin')).body, larger);
     }
     assert.equal(await memoHits(server), before);
+    // The whole read of `second` was released when its answer was sent: after a write (the kept
+    // answer stale), asking twice again reads it whole and keeps it.
+    assert.equal((await send(port, 'PUT', '/raw/m/other.txt', {}, 'x')).status, 201);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    const kept = await memoHits(server);
+    assert.equal((await send(port, 'GET', '/raw/m/large.bin')).body, body);
+    assert.equal(await memoHits(server), kept + 1);
   });
 
   test('a write makes kept answers stale at once (read after write)', async () => {
@@ -366,6 +374,35 @@ test('a large body is read whole only when asked for again within 2 × the entry
   assert.equal(memo.admitsWhole(req, 1024 * 1024 + 1), false);
   memo.stop();
   assert.equal(memo.admitsWhole(other, 1), false);
+});
+
+test('whole reads in flight are bounded: one per key, at most 4 largest entries, released when sent', () => {
+  let now = 1_000_000;
+  const generation = new WriteGeneration();
+  const memo = new AnswerMemo({ generation, now: () => now });
+  const MiB = 1024 * 1024;
+  const reqOf = (url: string): http.IncomingMessage =>
+    ({ url, headers: {} }) as unknown as http.IncomingMessage;
+  // A burst on one key (writes keep bumping the generation, so nothing is kept and every
+  // request reaches the handler): one whole read, the others stream, until it is sent.
+  const hot = reqOf('/raw/hot');
+  const admitted = Array.from({ length: 100 }, () => memo.admitsWhole(hot, MiB)).filter(Boolean);
+  assert.equal(admitted.length, 1);
+  generation.bump();
+  memo.wholeSent(hot);
+  assert.equal(memo.admitsWhole(hot, MiB), true, 'sent: the next ask may read whole again');
+  memo.wholeSent(hot);
+  // Many keys asked for twice at once: at most 4 MiB of whole reads in flight.
+  const keys = Array.from({ length: 50 }, (_, i) => reqOf(`/raw/f${i}`));
+  for (const req of keys) memo.admitsWhole(req, MiB);
+  now += 10;
+  const inFlight = keys.filter((req) => memo.admitsWhole(req, MiB));
+  assert.equal(inFlight.length, 4);
+  const waiting = keys.find((req) => !inFlight.includes(req)) as http.IncomingMessage;
+  assert.equal(memo.admitsWhole(waiting, MiB), false);
+  memo.wholeSent(inFlight[0] as http.IncomingMessage);
+  assert.equal(memo.admitsWhole(waiting, MiB), true, 'room again once one is sent');
+  memo.stop();
 });
 
 test('mayWrite tells the statements that change rows', () => {

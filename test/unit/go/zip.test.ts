@@ -700,5 +700,119 @@ test('checkModuleZip: an upload over 4 MiB is judged as a smaller one is (a shor
   // A central directory offset pointing back into the entries' data: refused.
   const far = Buffer.from(valid);
   far.writeUInt32LE(100, end + 16);
-  assert.match(String(await check(far)), /invalid module zip: invalid central directory/);
+  assert.match(
+    String(await check(far)),
+    /invalid module zip: (invalid central directory|the central directory .* does not end where)/,
+  );
+});
+
+/**
+ * A module zip holding two central directories over the same two stored entries (code review,
+ * thirtieth session): `judged` names the entries as the module's, `read` names another. Laid
+ * out as [entries][judged][4 zero bytes][read] then, with `zip64`, a zip64 end record naming
+ * `judged` and its locator, then an end record whose (unsaturated) fields name `read`; without,
+ * the end record's offset names `judged` and its size is `read`'s, so Go, which reads the
+ * directory at (end record − size), reads `read`.
+ */
+function twoDirectories(zip64: boolean): Buffer {
+  const prefix = 'example.com/m@v1.0.0/';
+  const files: [string, Buffer][] = [
+    [`${prefix}go.mod`, Buffer.from('module example.com/m\n')],
+    [`${prefix}a.go`, Buffer.from('package m\n')],
+  ];
+  const parts: Buffer[] = [];
+  const offsets: number[] = [];
+  let length = 0;
+  const push = (b: Buffer): void => {
+    parts.push(b);
+    length += b.length;
+  };
+  for (const [name, data] of files) {
+    offsets.push(length);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc32(data), 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(Buffer.byteLength(name), 26);
+    push(Buffer.concat([local, Buffer.from(name), data]));
+  }
+  const directory = (names: string[]): Buffer =>
+    Buffer.concat(
+      files.map(([, data], i) => {
+        const name = Buffer.from(names[i] as string);
+        const record = Buffer.alloc(46);
+        record.writeUInt32LE(0x02014b50, 0);
+        record.writeUInt16LE(0x031e, 4);
+        record.writeUInt16LE(20, 6);
+        record.writeUInt32LE(crc32(data), 16);
+        record.writeUInt32LE(data.length, 20);
+        record.writeUInt32LE(data.length, 24);
+        record.writeUInt16LE(name.length, 28);
+        record.writeUInt32LE((0o100644 << 16) >>> 0, 38);
+        record.writeUInt32LE(offsets[i] as number, 42);
+        return Buffer.concat([record, name]);
+      }),
+    );
+  const judgedAt = length;
+  const judged = directory(files.map(([name]) => name));
+  push(judged);
+  push(Buffer.alloc(4));
+  const readAt = length;
+  const read = directory([`${prefix}go.mod`, '../../../../tmp/evil.go']);
+  push(read);
+  if (zip64) {
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeUInt16LE(45, 12);
+    record.writeUInt16LE(45, 14);
+    record.writeBigUInt64LE(2n, 24);
+    record.writeBigUInt64LE(2n, 32);
+    record.writeBigUInt64LE(BigInt(judged.length), 40);
+    record.writeBigUInt64LE(BigInt(judgedAt), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(length), 8);
+    locator.writeUInt32LE(1, 16);
+    push(record);
+    push(locator);
+  }
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(2, 8);
+  end.writeUInt16LE(2, 10);
+  end.writeUInt32LE(read.length, 12);
+  end.writeUInt32LE(zip64 ? readAt : judgedAt, 16);
+  push(end);
+  return Buffer.concat(parts);
+}
+
+test('a zip whose central directory NORA and go would find in different places is refused: upload in memory, through yauzl, proxy check', async () => {
+  await using dir = await tempDir('nora-go-zip-two-dirs-');
+  for (const zip64 of [true, false]) {
+    const bytes = twoDirectories(zip64);
+    const file = path.join(dir.path, `two-${zip64}.zip`);
+    await fs.writeFile(file, bytes);
+    const reason = zip64 ? /zip readers disagree/ : /does not end where the end record starts/;
+    for (const inMemory of [4 * 1024 * 1024, 0]) {
+      setInMemoryUploadBytesForTests(inMemory);
+      try {
+        await assert.rejects(
+          checkModuleZip(file, bytes.length, 'example.com/m', 'v1.0.0', 1 << 20),
+          (err: unknown) =>
+            err instanceof Error &&
+            'status' in err &&
+            err.status === 400 &&
+            reason.test(err.message),
+          `zip64 ${zip64}, in memory up to ${inMemory} bytes`,
+        );
+      } finally {
+        setInMemoryUploadBytesForTests(4 * 1024 * 1024);
+      }
+    }
+    assert.match((await zipIntegrityProblem(bytes)) ?? '', reason, `proxy check, zip64 ${zip64}`);
+    assert.match((await zipIntegrityProblem(file)) ?? '', reason, `proxy check of a file`);
+  }
 });
