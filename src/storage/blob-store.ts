@@ -351,6 +351,15 @@ export class BlobStore {
    * oldest verified forgotten first.
    */
   readonly #verified = new Map<string, string>();
+  /**
+   * Per digest hex, the removal of a damaged file in flight (#removeOnce) and the identity of
+   * the file it removes: concurrent readers of one damaged blob share it. Entries go when it
+   * settles.
+   */
+  readonly #removing = new Map<
+    string,
+    { identity: string | undefined; removal: Promise<DamagedBlob> }
+  >();
   #readObserver: ReadObserver | undefined;
   #goneObserver: ((digest: Digest) => void) | undefined;
 
@@ -590,9 +599,36 @@ export class BlobStore {
       return undefined;
     }
     this.#verified.delete(digest.hex);
-    const removal = this.#removeDamaged(digest, identity);
-    this.#readObserver?.({ digest, removal });
+    const { removal, fresh } = this.#removeOnce(digest, identity);
+    // Told once per removal: concurrent readers of one damaged file share it (one metric count,
+    // one log line and audit event, one copy), each still waiting for it before answering.
+    if (fresh) this.#readObserver?.({ digest, removal });
     return removal;
+  }
+
+  /**
+   * The removal of the damaged file `identity` of `digest`: the one in flight when there is one
+   * for that same file (`fresh` false), else a new one, started after any in flight for another
+   * file of that digest (a copy judged damaged after it was replaced).
+   */
+  #removeOnce(
+    digest: Digest,
+    identity: string | undefined,
+  ): { removal: Promise<DamagedBlob>; fresh: boolean } {
+    const hex = digest.hex;
+    const current = this.#removing.get(hex);
+    if (current !== undefined && current.identity === identity) {
+      return { removal: current.removal, fresh: false };
+    }
+    const before = current?.removal.catch(() => undefined);
+    const removal = (before ?? Promise.resolve()).then(() => this.#removeDamaged(digest, identity));
+    const entry = { identity, removal };
+    this.#removing.set(hex, entry);
+    const done = (): void => {
+      if (this.#removing.get(hex) === entry) this.#removing.delete(hex);
+    };
+    removal.then(done, done);
+    return { removal, fresh: true };
   }
 
   /**
@@ -633,7 +669,7 @@ export class BlobStore {
     }
     this.#verified.delete(digest.hex);
     if (!options.remove) return { outcome: 'damaged', size, removed: false };
-    const { removed, kept } = await this.#removeDamaged(digest, identity);
+    const { removed, kept } = await this.#removeOnce(digest, identity).removal;
     return { outcome: 'damaged', size, removed, kept };
   }
 

@@ -321,3 +321,30 @@ for (const backend of ['fs', 'memory'] as const) {
     await inner.close();
   });
 }
+
+test('readers finding one damaged file at once share its removal: told once, one file kept (review 2026-12-06)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-once-'));
+  const inner = await FsDriver.open(dir);
+  const { driver, release, entered } = slowedQuarantine(new GuardedDriver(inner));
+  const blobs = new BlobStore(driver, new MapIndex(), { precheckBytes: 1024 });
+  const told: Promise<DamagedBlob>[] = [];
+  blobs.observeReads(({ removal }) => told.push(removal));
+  const data = Buffer.alloc(4096, 9);
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  await flipByteAt(path.join(dir, blobKey(digest)), 7);
+  const reads = [1, 2, 3].map(() =>
+    blobs.open(digest).then(
+      () => 'served',
+      (err: unknown) => err,
+    ),
+  );
+  await entered;
+  // The others finish their check while the first removal is still moving the file.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  for (const read of await Promise.all(reads)) assert.ok(read instanceof BlobIntegrityError);
+  assert.equal(told.length, 1, 'one removal, one report');
+  assert.equal((await told[0])?.removed, true);
+  assert.equal((await fs.readdir(path.join(dir, 'quarantine', 'sha256'))).length, 1);
+  await inner.close();
+});
