@@ -133,6 +133,7 @@ import {
   attachSlot,
   auditScope,
   damagedDetail,
+  damagedFate,
   noteDamagedRead,
   RequestAuditor,
   type AuditSlot,
@@ -1360,12 +1361,10 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
       auditTargeter(formats, repositories),
       (name) => repositories.get(name) !== undefined,
       // The operator's line of a damaged blob a request met: which repository and path.
-      ({ blob, kept, error, repository, path, method, status, reqId }) => {
+      ({ blob, kept, removed, error, repository, path, method, status, reqId }) => {
         log.error(
-          { blob, kept, error, repository, path, method, status, reqId },
-          kept === undefined
-            ? 'a stored blob failed its integrity check: its bytes do not match its digest; its file was removed from blobs/ but could not be kept (see error)'
-            : `a stored blob failed its integrity check: its bytes do not match its digest; its file was moved to ${kept} under the storage directory (docs/storage.md)`,
+          { blob, kept, removed, error, repository, path, method, status, reqId },
+          `a stored blob failed its integrity check: its bytes do not match its digest; ${damagedFate(kept, removed)}${kept === undefined ? '' : ' under the storage directory (docs/storage.md)'}`,
         );
       },
     ),
@@ -1405,6 +1404,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         const error = keepError === undefined ? undefined : whyFailed(keepError);
         if (read !== undefined) {
           read.kept = kept;
+          read.removed = removed;
           read.error = error;
           read.settled = true;
           if (keepError !== undefined)
@@ -1413,9 +1413,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
         }
         log.error(
           { blob, removed, kept, error },
-          kept === undefined
-            ? 'a stored blob failed its integrity check (a read outside any request): its bytes do not match its digest'
-            : `a stored blob failed its integrity check (a read outside any request): its bytes do not match its digest; its file was moved to ${kept} under the storage directory (docs/storage.md)`,
+          `a stored blob failed its integrity check (a read outside any request): its bytes do not match its digest; ${damagedFate(kept, removed)}${kept === undefined ? '' : ' under the storage directory (docs/storage.md)'}`,
         );
         if (audit.wants('integrity-fail')) {
           audit.record({
@@ -1424,7 +1422,7 @@ export async function buildApp(initial: AppConfig, options: BuildOptions = {}): 
             actor: 'system',
             artifact: blob,
             registry: 'system',
-            detail: damagedDetail(blob, kept),
+            detail: damagedDetail(blob, kept, removed),
           });
         }
       },

@@ -61,6 +61,11 @@ export interface DamagedRead {
   readonly blob: string;
   /** Its file's key under `quarantine/` (storage/keys.ts quarantineKey), when kept. */
   kept?: string | undefined;
+  /**
+   * Whether its file left `blobs/` (false: already gone, or replaced by a good copy since the
+   * read, so nothing was moved); undefined until the move is done, or when it failed (`error`).
+   */
+  removed?: boolean | undefined;
   /** Whether the move is done (false: still running, or it failed: then `error`). */
   settled: boolean;
   /** Why the file could not be kept, or could not be removed (an errno code or message). */
@@ -71,6 +76,8 @@ export interface DamagedRead {
 export interface DamagedReadLine {
   readonly blob: string;
   readonly kept: string | undefined;
+  /** DamagedRead.removed. */
+  readonly removed: boolean | undefined;
   readonly error: string | undefined;
   readonly repository: string | undefined;
   readonly format: FormatName | undefined;
@@ -406,6 +413,7 @@ export class RequestAuditor {
       this.#damagedLine?.({
         blob: read.blob,
         kept: read.kept,
+        removed: read.removed,
         error: read.error,
         repository: target?.repository,
         format: target?.format,
@@ -421,7 +429,7 @@ export class RequestAuditor {
         actor: by.user ?? 'anonymous',
         artifact: path,
         registry: target?.format ?? 'system',
-        detail: damagedDetail(read.blob, read.kept),
+        detail: damagedDetail(read.blob, read.kept, read.removed),
         repository: target?.repository,
         format: target?.format,
         client: by.client(),
@@ -434,11 +442,26 @@ export class RequestAuditor {
 }
 
 /**
- * An `integrity-fail` event's detail: the blob, and where its file went
- * (`sha256:… moved to quarantine/sha256/….20261206T104832123Z`).
+ * An `integrity-fail` event's detail: the blob, and what became of its file
+ * (`sha256:… failed its integrity check; its file moved to quarantine/sha256/….20261206T104832123Z`).
  */
-export function damagedDetail(blob: string, kept: string | undefined): string {
-  return kept === undefined
-    ? `${blob} failed its integrity check; its file was removed, not kept`
-    : `${blob} failed its integrity check; its file moved to ${kept}`;
+export function damagedDetail(
+  blob: string,
+  kept: string | undefined,
+  removed: boolean | undefined,
+): string {
+  return `${blob} failed its integrity check; ${damagedFate(kept, removed)}`;
+}
+
+/**
+ * What became of a damaged blob's file (DamagedBlob: `kept`, `removed`; undefined: its removal
+ * failed), for its log line and audit event.
+ */
+export function damagedFate(kept: string | undefined, removed: boolean | undefined): string {
+  if (kept !== undefined) return `its file moved to ${kept}`;
+  if (removed === true) return 'its file was removed from blobs/ but could not be kept (see error)';
+  if (removed === false) {
+    return 'its file was not moved: already gone, or replaced by a good copy since the read';
+  }
+  return 'its file could not be moved aside and is still in blobs/ (see error)';
 }

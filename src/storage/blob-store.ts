@@ -351,6 +351,15 @@ export class BlobStore {
    * oldest verified forgotten first.
    */
   readonly #verified = new Map<string, string>();
+  /**
+   * Per digest hex, the removal of a damaged file in flight (#removeOnce) and the identity of
+   * the file it removes: concurrent readers of one damaged blob share it. Entries go when it
+   * settles.
+   */
+  readonly #removing = new Map<
+    string,
+    { identity: string | undefined; removal: Promise<DamagedBlob> }
+  >();
   #readObserver: ReadObserver | undefined;
   #goneObserver: ((digest: Digest) => void) | undefined;
 
@@ -590,9 +599,36 @@ export class BlobStore {
       return undefined;
     }
     this.#verified.delete(digest.hex);
-    const removal = this.#removeDamaged(digest, identity);
-    this.#readObserver?.({ digest, removal });
+    const { removal, fresh } = this.#removeOnce(digest, identity);
+    // Told once per removal: concurrent readers of one damaged file share it (one metric count,
+    // one log line and audit event, one copy), each still waiting for it before answering.
+    if (fresh) this.#readObserver?.({ digest, removal });
     return removal;
+  }
+
+  /**
+   * The removal of the damaged file `identity` of `digest`: the one in flight when there is one
+   * for that same file (`fresh` false), else a new one, started after any in flight for another
+   * file of that digest (a copy judged damaged after it was replaced).
+   */
+  #removeOnce(
+    digest: Digest,
+    identity: string | undefined,
+  ): { removal: Promise<DamagedBlob>; fresh: boolean } {
+    const hex = digest.hex;
+    const current = this.#removing.get(hex);
+    if (current !== undefined && current.identity === identity) {
+      return { removal: current.removal, fresh: false };
+    }
+    const before = current?.removal.catch(() => undefined);
+    const removal = (before ?? Promise.resolve()).then(() => this.#removeDamaged(digest, identity));
+    const entry = { identity, removal };
+    this.#removing.set(hex, entry);
+    const done = (): void => {
+      if (this.#removing.get(hex) === entry) this.#removing.delete(hex);
+    };
+    removal.then(done, done);
+    return { removal, fresh: true };
   }
 
   /**
@@ -633,41 +669,75 @@ export class BlobStore {
     }
     this.#verified.delete(digest.hex);
     if (!options.remove) return { outcome: 'damaged', size, removed: false };
-    const { removed, kept } = await this.#removeDamaged(digest, identity);
+    const { removed, kept } = await this.#removeOnce(digest, identity).removal;
     return { outcome: 'damaged', size, removed, kept };
   }
 
   /**
    * Moves the damaged file out of `blobs/` into `quarantine/` (storage/keys.ts quarantineKey),
    * unless it was replaced since it was read (an ingest that found it missing or short wrote it
-   * again): then the new file is left for its own first read to check. The one place damaged
-   * bytes leave the store (every read's check and `nora verify --remove`), for hosted and proxy
-   * blobs alike: one file may back both, and the bytes are the evidence of what damaged them
-   * (a disk, an edit, an intruder), which a proxy's fetch again would not bring back.
+   * again, a client's retry after the 410/503): then the new file is left for its own first read
+   * to check. The one place damaged bytes leave the store (every read's check and `nora verify
+   * --remove`), for hosted and proxy blobs alike: one file may back both, and the bytes are the
+   * evidence of what damaged them (a disk, an edit, an intruder), which a proxy's fetch again
+   * would not bring back.
    *
-   * A copy, then the blob's removal: fs links the file (no bytes copied, no space needed), S3
-   * copies the object in the bucket. A copy that fails still removes the blob (`keepError`):
-   * left in place, it would be refused at every read and never fetched or uploaded again. The
-   * index row goes with the file, as `delete` does.
+   * Only ever the file judged damaged goes (`identity`, as read): the driver's moveIfSame moves
+   * it in one step checked against that identity (fs: a rename, put back if it was another file;
+   * S3: a copy and a delete both conditional on the ETag). A copy, then a delete, checked by a
+   * stat before each, without it (memory driver, no identity) or when the move failed
+   * (`keepError`: a full disk, an S3 object over CopyObject's 5 GiB): the blob is then removed
+   * all the same, since left in place it would be refused at every read and never fetched or
+   * uploaded again. The index row goes with the file, and is recorded again when an ingest put
+   * the file back meanwhile (its row may have been written before this removal's).
    */
   async #removeDamaged(digest: Digest, identity: string | undefined): Promise<DamagedBlob> {
     const key = blobKey(digest);
-    const now = await this.#driver.stat(key);
-    if (now === undefined) return { removed: false };
-    if (identity !== undefined && now.identity !== identity) return { removed: false };
-    let kept: StorageKey | undefined;
+    const target = quarantineKey(digest, new Date());
     let keepError: unknown;
-    try {
-      const target = quarantineKey(digest, new Date());
-      await this.#driver.copy?.(key, target);
-      if (this.#driver.copy !== undefined) kept = target;
-    } catch (err) {
-      // Gone meanwhile (another process's removal): nothing to keep, nothing to remove.
-      if (err instanceof Error && err.name === 'StorageNotFoundError') return { removed: false };
-      keepError = err;
+    if (identity !== undefined && this.#driver.moveIfSame !== undefined) {
+      try {
+        const outcome = await this.#driver.moveIfSame(key, target, identity);
+        if (outcome === 'moved') {
+          await this.#dropRow(digest);
+          return { removed: true, kept: target };
+        }
+        if (outcome !== 'unsupported') return { removed: false };
+      } catch (err) {
+        keepError = err;
+      }
     }
-    const removed = await this.delete(digest);
+    const same = async (): Promise<boolean> => {
+      const now = await this.#driver.stat(key);
+      return now !== undefined && (identity === undefined || now.identity === identity);
+    };
+    if (!(await same())) return { removed: false };
+    let kept: StorageKey | undefined;
+    if (keepError === undefined && this.#driver.copy !== undefined) {
+      try {
+        await this.#driver.copy(key, target);
+        kept = target;
+      } catch (err) {
+        // Gone meanwhile (another process's removal): nothing to keep, nothing to remove.
+        if (err instanceof Error && err.name === 'StorageNotFoundError') return { removed: false };
+        keepError = err;
+      }
+    }
+    if (!(await same())) {
+      if (kept !== undefined) await this.#driver.delete(kept);
+      return { removed: false };
+    }
+    const removed = await this.#driver.delete(key);
+    await this.#dropRow(digest);
     return { removed, kept, keepError };
+  }
+
+  /** Removes the index row of a blob just removed; recorded again if an ingest wrote it since. */
+  async #dropRow(digest: Digest): Promise<void> {
+    const name = formatDigest(digest);
+    await this.#index.remove(name);
+    const again = await this.#driver.stat(blobKey(digest));
+    if (again !== undefined) await this.#index.record(name, again.size);
   }
 
   /**

@@ -29,6 +29,9 @@ export type WriteCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch:
 /** A conditional write's outcome: the written object's identity, or why it was not written. */
 export type ConditionalWrite = { readonly identity: string } | 'conflict' | 'unsupported';
 
+/** StorageDriver.moveIfSame's outcome. */
+export type MoveOutcome = 'moved' | 'changed' | 'absent';
+
 export interface ReadOptions {
   /** Inclusive byte offsets. */
   readonly start?: number;
@@ -72,6 +75,23 @@ export interface StorageDriver {
    * a fresh spool file that gc's spool sweep removes after its grace.
    */
   setAside(key: StorageKey): Promise<string | undefined>;
+  /**
+   * Moves the object at `from` to the new key `to` only while it is the object `identity` names
+   * (ObjectInfo.identity, as read earlier): the blob store's removal of a damaged file, which must
+   * never take a good copy written there since (an upload's retry, a proxy fill). 'moved': it was
+   * that object and is now at `to`; 'changed': `from` holds another object (left in place, nothing
+   * at `to`); 'absent': nothing at `from`. fs: one rename, then the moved file's identity checked
+   * (put back without clobbering when it is another file); S3: CopyObject with
+   * `x-amz-copy-source-if-match`, then DeleteObject with `If-Match` on the ETag (a HEAD first, for
+   * stores that ignore the header). Errors: the store's (the object then left in place).
+   * Absent, or 'unsupported' (a wrapper over a driver without it): the caller checks identity
+   * itself before the copy and again before the delete.
+   */
+  moveIfSame?(
+    from: StorageKey,
+    to: StorageKey,
+    identity: string,
+  ): Promise<MoveOutcome | 'unsupported'>;
   /** Every object under a prefix, recursively. */
   list(prefix: StorageKey): AsyncIterable<ObjectInfo>;
   /**

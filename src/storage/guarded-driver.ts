@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import type {
   ConditionalWrite,
+  MoveOutcome,
   ObjectInfo,
   ReadOptions,
   StorageDriver,
@@ -69,6 +70,19 @@ export class GuardedDriver implements StorageDriver {
   async setAside(key: StorageKey): Promise<string | undefined> {
     this.#deletable?.();
     return await this.#inner.setAside(validateKey(key));
+  }
+
+  /** The inner driver's, when it has one; 'unsupported' otherwise (the caller checks itself). */
+  async moveIfSame(
+    from: StorageKey,
+    to: StorageKey,
+    identity: string,
+  ): Promise<MoveOutcome | 'unsupported'> {
+    const source = validateKey(from);
+    const target = validateKey(to);
+    if (this.#inner.moveIfSame === undefined) return 'unsupported';
+    this.#deletable?.();
+    return await this.#inner.moveIfSame(source, target, identity);
   }
 
   list(prefix: StorageKey): AsyncIterable<ObjectInfo> {

@@ -42,6 +42,7 @@ import { StorageNotFoundError } from '../driver.ts';
 import { bytesStream, tagIdentity, tagLocalFile } from '../local-file.ts';
 import { makeDirLevels, makeDirUnder, makeDirUnderSync } from '../make-dir.ts';
 import type {
+  MoveOutcome,
   ObjectInfo,
   ReadOptions,
   StorageDriver,
@@ -412,6 +413,44 @@ export class FsDriver implements StorageDriver {
     const now = new Date();
     await fs.utimes(held, now, now).catch(() => undefined);
     return held;
+  }
+
+  /**
+   * One rename (atomic: whatever file is at `from` at that instant moves, no bytes copied, no
+   * space needed), then the moved file checked against `identity` by device, inode, size and
+   * mtime (a rename changes ctime, a rewrite makes a new inode). Another file (written there
+   * since the read judged it): put back with a hard link, which never replaces a file written
+   * meanwhile (EEXIST: that newer one stays and the moved one is dropped).
+   */
+  async moveIfSame(from: StorageKey, to: StorageKey, identity: string): Promise<MoveOutcome> {
+    const source = this.#path(from);
+    const target = this.#path(to);
+    const dir = path.dirname(target);
+    try {
+      await this.#renameInto(source, target, dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return 'absent';
+      throw err;
+    }
+    const moved = await fs.stat(target);
+    if (sameFile(fileIdentity(moved), identity)) {
+      await this.#syncDir(dir);
+      return 'moved';
+    }
+    try {
+      await fs.link(target, source);
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') {
+        await fs.rm(target, { force: true });
+        return 'changed';
+      }
+      // No hard links here (EPERM on some mounts): a rename back, unless a file came meanwhile.
+      if (existsSync(source)) await fs.rm(target, { force: true });
+      else await fs.rename(target, source);
+      return 'changed';
+    }
+    await fs.rm(target, { force: true });
+    return 'changed';
   }
 
   /** Hard link when possible (same inode, no bytes moved); objects are immutable once written. */
@@ -920,4 +959,13 @@ function readSmall(
  */
 function fileIdentity(stats: Stats): string {
   return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+}
+
+/**
+ * Whether two fileIdentity strings name the same file, ctime aside (a rename or a hard link
+ * changes it, not the bytes): device, inode, size and mtime.
+ */
+function sameFile(a: string, b: string): boolean {
+  const stem = (identity: string): string => identity.slice(0, identity.lastIndexOf(':'));
+  return stem(a) === stem(b);
 }

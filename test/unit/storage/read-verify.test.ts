@@ -258,3 +258,93 @@ test('the memory driver: whole reads verified too (and trusted once verified)', 
   assert.deepEqual(await buffer(await blobs.open(digest)), data);
   await driver.close();
 });
+
+/**
+ * A driver whose quarantine move (moveIfSame, or the copy of a driver without it) waits for
+ * `release`: an S3 CopyObject of a large blob, a loaded disk. `entered` settles once it waits.
+ */
+function slowedQuarantine<T extends object>(inner: T) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let enter!: () => void;
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  const driver = new Proxy(inner, {
+    get(target, name) {
+      const value: unknown = Reflect.get(target, name, target);
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...args: unknown[]) => unknown).bind(target);
+      if (name !== 'copy' && name !== 'moveIfSame') return bound;
+      return async (...args: unknown[]) => {
+        enter();
+        await gate;
+        return bound(...args);
+      };
+    },
+  });
+  return { driver, release, entered };
+}
+
+for (const backend of ['fs', 'memory'] as const) {
+  test(`a good copy stored while a damaged one is being moved aside is never removed (${backend}; review 2026-12-06)`, async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-race-'));
+    const inner = backend === 'fs' ? await FsDriver.open(dir) : await MemoryDriver.open();
+    const { driver, release, entered } = slowedQuarantine(new GuardedDriver(inner));
+    const index = new MapIndex();
+    const blobs = new BlobStore(driver, index, { precheckBytes: 1024 });
+    let removal: Promise<DamagedBlob> | undefined;
+    blobs.observeReads((event) => {
+      removal = event.removal;
+    });
+    const data = Buffer.alloc(4096, 7);
+    const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+    // Damaged: short (fs: on disk; memory: rewritten through the driver, a new identity).
+    if (backend === 'fs')
+      await fs.writeFile(path.join(dir, blobKey(digest)), data.subarray(0, 100));
+    else await inner.write(blobKey(digest), data.subarray(0, 100));
+    const reading = blobs.open(digest).then(
+      (stream) => buffer(stream),
+      (err: unknown) => err,
+    );
+    await entered;
+    // A client's retry (or a proxy fill) finds the file short and stores the bytes again.
+    const again = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+    assert.equal(again.created, true);
+    release();
+    assert.ok((await reading) instanceof BlobIntegrityError);
+    assert.equal((await removal)?.removed, false, 'the good copy is not the damaged one');
+    assert.deepEqual(await buffer(await blobs.open(digest)), data, 'the good copy stays');
+    assert.equal(index.sizes.get(`sha256:${digest.hex}`), data.length, 'and its index row');
+    if (backend === 'fs') {
+      const quarantined = await fs.readdir(path.join(dir, 'quarantine', 'sha256')).catch(() => []);
+      assert.deepEqual(quarantined, [], 'no good bytes passed off as damaged');
+    }
+    await inner.close();
+  });
+}
+
+test('readers finding one damaged file at once share its removal: told once, one file kept (review 2026-12-06)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nora-verify-once-'));
+  const inner = await FsDriver.open(dir);
+  const { driver, release, entered } = slowedQuarantine(new GuardedDriver(inner));
+  const blobs = new BlobStore(driver, new MapIndex(), { precheckBytes: 1024 });
+  const told: Promise<DamagedBlob>[] = [];
+  blobs.observeReads(({ removal }) => told.push(removal));
+  const data = Buffer.alloc(4096, 9);
+  const { digest } = await blobs.ingest(Readable.from([data]), { expectedSize: data.length });
+  await flipByteAt(path.join(dir, blobKey(digest)), 7);
+  const reads = [1, 2, 3].map(() =>
+    blobs.open(digest).then(
+      () => 'served',
+      (err: unknown) => err,
+    ),
+  );
+  await entered;
+  // The others finish their check while the first removal is still moving the file.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  for (const read of await Promise.all(reads)) assert.ok(read instanceof BlobIntegrityError);
+  assert.equal(told.length, 1, 'one removal, one report');
+  assert.equal((await told[0])?.removed, true);
+  assert.equal((await fs.readdir(path.join(dir, 'quarantine', 'sha256'))).length, 1);
+  await inner.close();
+});

@@ -138,6 +138,26 @@ if (MOTO_MISSING) {
       }
     });
 
+    test('moveIfSame moves only the object read (its ETag): a rewritten one stays, nothing kept (review 2026-12-06)', async () => {
+      const driver = await driverOn();
+      try {
+        await driver.write(key('m/blob'), Buffer.from('damaged'));
+        const read = (await driver.stat(key('m/blob')))?.identity ?? '';
+        await driver.write(key('m/blob'), Buffer.from('good copy'));
+        assert.equal(await driver.moveIfSame(key('m/blob'), key('q/one'), read), 'changed');
+        assert.equal(await text(await driver.read(key('m/blob'))), 'good copy');
+        assert.equal(await driver.stat(key('q/one')), undefined);
+
+        const now = (await driver.stat(key('m/blob')))?.identity ?? '';
+        assert.equal(await driver.moveIfSame(key('m/blob'), key('q/two'), now), 'moved');
+        assert.equal(await driver.stat(key('m/blob')), undefined);
+        assert.equal(await text(await driver.read(key('q/two'))), 'good copy');
+        assert.equal(await driver.moveIfSame(key('m/blob'), key('q/three'), now), 'absent');
+      } finally {
+        await driver.close();
+      }
+    });
+
     test('a damaged blob of up to 64 MiB is refused before any byte, as on local storage; a good one is served from a spool file left nowhere', async () => {
       const driver = await driverOn();
       const blobs = new BlobStore(new GuardedDriver(driver), new MapIndex());
