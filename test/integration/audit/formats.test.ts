@@ -211,7 +211,7 @@ test('a pull through a group served by a hosted member names that member, as a p
   );
 });
 
-test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deployed (immutable_releases off); not a snapshot file replaced, not a dist-tag moved', async () => {
+test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deployed (immutable_releases off); not a snapshot file replaced; a dist-tag moved is its own action (trial 35 newB F3)', async () => {
   await using server = await startTestServer({
     config: { maven: { immutable_releases: false } },
   });
@@ -251,7 +251,7 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
   const moved = await npm.request('PUT', '/-/package/tagged/dist-tags/latest', '"1.0.0"');
   assert.ok(moved.status < 300, moved.text);
 
-  const events = await untilEvents(auditFile(server), (all) => all.length >= 10);
+  const events = await untilEvents(auditFile(server), (all) => all.length >= 11);
   const sha = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
   const jar = sha(
     makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n') }]),
@@ -273,6 +273,7 @@ test('overwrite: a Helm chart re-uploaded with ?force, a Maven release re-deploy
       'push maven com/example/snap/1.0-SNAPSHOT/snap-1.0-SNAPSHOT.jar',
       'push npm tagged@1.0.0',
       'push npm tagged@2.0.0',
+      'dist-tag npm tagged@latest',
     ],
   );
 });
