@@ -635,14 +635,7 @@ async function ensureLatest(
   name: string,
   versions: () => Promise<readonly string[]>,
 ): Promise<void> {
-  const latest = await trx
-    .selectFrom('npm_dist_tags')
-    .select('version')
-    .where('repo', '=', repo)
-    .where('name', '=', name)
-    .where('tag', '=', 'latest')
-    .executeTakeFirst();
-  if (latest) return;
+  if ((await tagVersion(trx, repo, name, 'latest')) !== undefined) return;
   const newest = highestVersion(await versions());
   if (newest !== undefined) await setTag(trx, repo, name, 'latest', newest);
 }
